@@ -22,6 +22,7 @@ from .text import to_katakana
 _SENTENCE_MARKS = frozenset("。．!?！？\n")
 _CLAUSE_MARKS = frozenset("、，,;；:：")
 _NO_KEY_POS = frozenset({"助詞", "補助記号", "空白", "記号"})
+_COMPOUND_POS = frozenset({"名詞", "動詞"})
 NEGATION_KEY = "ない"
 
 
@@ -38,6 +39,7 @@ class Token:
     sentence: int
     clause: int
     user_dict: bool = False
+    sub: tuple[str, ...] = ()  # keys of the mode-A parts of a compound (屋根瓦 -> 屋根, 瓦)
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,24 @@ class Tokenizer:
                 key = NEGATION_KEY if norm in neg else (norm if norm in keep else None)
             else:
                 key = NEGATION_KEY if (norm in neg and pos[0] != "名詞") else norm
+            sub: tuple[str, ...] = ()
+            if key is not None and len(surface) > 2 and pos[0] in _COMPOUND_POS:
+                parts = m.split(SplitMode.A)
+                if len(parts) > 1:
+                    sub = tuple(self._part_key(p) for p in parts)
             out.append(Token(surface, norm, key, pos[0], pos[1], m.reading_form(),
                              m.begin() + offset, m.end() + offset, sentence, clause,
-                             m.dictionary_id() > 0))
+                             m.dictionary_id() > 0, sub))
             if surface in _SENTENCE_MARKS or (pos[0] == "補助記号" and surface[-1:] in _SENTENCE_MARKS):
                 sentence += 1
                 clause += 1
             elif surface in _CLAUSE_MARKS:
                 clause += 1
         return self._apply_synonyms(out)
+
+    def _part_key(self, m) -> str:
+        norm = m.normalized_form()
+        return self.lexicon.synonyms.get((norm,), norm)
 
     def _apply_synonyms(self, tokens: list[Token]) -> list[Token]:
         syn = self.lexicon.synonyms
@@ -138,7 +149,8 @@ class Tokenizer:
                     "".join(tokens[j].surface for j in range(idx[0], idx[-1] + 1)), first.norm,
                     canon, first.pos, first.pos2,
                     "".join(tokens[j].reading for j in range(idx[0], idx[-1] + 1)),
-                    first.start, last.end, first.sentence, first.clause, first.user_dict)
+                    first.start, last.end, first.sentence, first.clause, first.user_dict,
+                    first.sub if n == 1 else ())
                 for j in idx[1:]:
                     t = tokens[j]
                     out[j] = Token(t.surface, t.norm, None, t.pos, t.pos2, t.reading, t.start,
@@ -151,6 +163,10 @@ class Tokenizer:
     def keys(self, text: str) -> tuple[str, ...]:
         """Matching keys of a phrase (what a keyword in an intent file turns into)."""
         return tuple(t.key for t in self.tokenize(text) if t.key is not None)
+
+    def fine_keys(self, text: str) -> tuple[str, ...]:
+        """Keys with compounds split into their mode-A parts (屋根瓦 -> 屋根, 瓦)."""
+        return tuple(k for t in self.tokenize(text) if t.key is not None for k in (t.sub or (t.key,)))
 
     def reading(self, text: str) -> str:
         """Katakana reading of a phrase (for matching kana-only writing)."""

@@ -1,0 +1,31 @@
+"""Facts in one cleaned message: area, dates, amounts, ages and who signed.
+
+Pure functions: the only data they read is handed in (the :class:`Gazetteer`,
+built once at start-up, and optionally a :class:`PeopleLexicon`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..facts import Facts
+from .amounts import find_amounts
+from .area import Gazetteer, find_area
+from .dates import find_dates
+from .people import DEFAULT_LEXICON, PeopleLexicon, find_ages, find_signer, load_people_lexicon
+
+__all__ = ["Gazetteer", "PeopleLexicon", "extract", "find_ages", "find_amounts", "find_area",
+           "find_dates", "find_signer", "load_people_lexicon"]
+
+
+def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFAULT_LEXICON) -> Facts:
+    """Everything :mod:`bot.triage.extract` finds in ``text`` (already cleaned)."""
+    signer, signer_text = find_signer(text, people)
+    return Facts(
+        area=find_area(text, gaz),
+        dates=tuple(find_dates(text, today)),
+        amounts=tuple(find_amounts(text)),
+        ages=tuple(find_ages(text, people)),
+        signer=signer,
+        signer_text=signer_text,
+    )

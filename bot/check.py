@@ -1,0 +1,89 @@
+"""``tsunagu check``: everything that can be wrong in the admin-edited files.
+
+Errors (exit 1) stop a broken edit from going live; warnings are advice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from .config import Settings
+from .issues import Issue
+from .knowledge import KnowledgeError, load
+from .triage.intents import FEW_EXAMPLES
+from .yamlio import line_of
+
+
+def run_check(settings: Settings, now: datetime) -> list[Issue]:
+    try:
+        loaded = load(settings)
+    except KnowledgeError as exc:
+        return sorted(set(exc.issues), key=lambda i: (i.severity != "error", i.file, i.line))
+    issues = list(loaded.issues)
+    triage = loaded.triage
+    issues += _directory_issues(triage)
+    issues += _example_issues(triage, now)
+    issues += _overlap_issues(triage)
+    return sorted(set(issues), key=lambda i: (i.severity != "error", i.file, i.line))
+
+
+def _directory_issues(triage) -> list[Issue]:
+    out = []
+    for i in triage.k.directory.validate():
+        out.append(Issue(str(i.file), int(i.line), i.severity, i.message, getattr(i, "hint", "")))
+    return out
+
+
+def _example_issues(triage, now: datetime) -> list[Issue]:
+    out: list[Issue] = []
+    for intent in triage.intents.values():
+        spec = intent.spec
+        if len(spec.examples) < FEW_EXAMPLES:
+            out.append(Issue(intent.file, line_of(intent.lines, ("examples",)), "warning",
+                             f"only {len(spec.examples)} examples", f"{FEW_EXAMPLES}個以上、いろいろな書き方の例文を足してください"))
+        for n, text in enumerate(spec.examples):
+            d = triage.decide(text, now=now)
+            if d.intent != intent.id:
+                why = ", ".join(f"{k}={v:.1f}" for k, v in sorted(d.scores.items(), key=lambda kv: -kv[1])[:3])
+                out.append(Issue(intent.file, line_of(intent.lines, ("examples", n)), "error",
+                                 f"example routes to {d.intent!r}, not {intent.id!r}: {text[:40]}",
+                                 f"scores: {why or 'none'}. `tsunagu explain` で理由を確認し、keywords を足すか例文を見直してください"))
+        for n, text in enumerate(spec.counter_examples):
+            d = triage.decide(text, now=now)
+            if d.intent == intent.id:
+                out.append(Issue(intent.file, line_of(intent.lines, ("counter_examples", n)), "error",
+                                 f"counter-example routes here: {text[:40]}",
+                                 "この文で反応している keywords の重みを下げるか、他の intent に例文を足してください"))
+    return out
+
+
+def _overlap_issues(triage) -> list[Issue]:
+    """The same example (after normalization) in two intents; one keyword claimed twice."""
+    out: list[Issue] = []
+    seen: dict[tuple, tuple[str, int]] = {}
+    for intent in triage.intents.values():
+        for n, text in enumerate(intent.spec.examples):
+            key = triage.tokenizer.keys(text)
+            if not key:
+                continue
+            if key in seen and seen[key][0] != intent.id:
+                other, _ = seen[key]
+                out.append(Issue(intent.file, line_of(intent.lines, ("examples", n)), "error",
+                                 f"the same example (after normalization) is also in {other!r}: {text[:40]}",
+                                 "どちらか一方の intent に残してください"))
+            seen.setdefault(key, (intent.id, n))
+    claims: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
+    for intent in triage.intents.values():
+        for word, weight in intent.spec.keywords.items():
+            if weight >= 2:
+                claims[tuple(triage.tokenizer.keys(word))].append((intent.id, word))
+    for key, owners in claims.items():
+        ids = sorted({o for o, _ in owners})
+        if len(ids) > 1:
+            first = triage.intents[ids[1]]
+            word = next(w for o, w in owners if o == ids[1])
+            out.append(Issue(first.file, line_of(first.lines, ("keywords", word)), "warning",
+                             f"strong keyword {word!r} is also claimed by {', '.join(ids[:1] + ids[2:])}",
+                             "強いキーワード（重み2以上）は1つの intent だけに置くと迷いが減ります"))
+    return out

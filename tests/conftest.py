@@ -1,0 +1,38 @@
+"""Shared fixtures: the real knowledge files, loaded once per test session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Settings
+from bot.knowledge import load
+
+DATA = Path(__file__).parent / "data"
+#: A fixed "now" for reproducible tests: Friday 2026-11-27, 10:00 in Japan.
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    base = Settings.from_env({})
+    return Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
+                    db_path=tmp_path_factory.mktemp("db") / "tsunagu.db", cache_dir=base.cache_dir)
+
+
+@pytest.fixture(scope="session")
+def loaded(settings):
+    return load(settings)
+
+
+@pytest.fixture(scope="session")
+def triage(loaded):
+    return loaded.triage
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW

@@ -116,6 +116,7 @@ class Window:
     open_now: bool | None
     note: str
     source_url: str | None
+    hours: str = ""         # short display (from the parsed schedule), "" when the text can't be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,7 @@ class Directory:
 
     def _window(self, spec: ContactSpec, entry: Entry, level: str, note: str, now: datetime) -> Window:
         return Window(spec.id, entry.name, level, entry.phone, entry.hours_text, entry.is_open(now), note,
-                      entry.source_url)
+                      entry.source_url, entry.schedule.describe() if entry.schedule else "")
 
     def _after_hours(self, spec: ContactSpec, out: list[Window], area: Area | None, now: datetime) -> list[Window]:
         """When the first window is closed, say so and add what still works now (from contacts.yml)."""
@@ -431,7 +432,8 @@ def _check_entry(e: Entry, contacts: Mapping[str, ContactSpec]) -> list[Issue]:
         out.append(Issue(e.file, e.line, "warning",
                          f"{e.name}: {e.raw_phone!r} is not a valid Japanese phone number; the row is not used",
                          "出典で市外局番などを確かめて直してください。推測で補わないでください（使えない間は上の段階の窓口を案内します）"))
-    if e.hours_text and e.schedule is None:
+    if e.schedule is None and re.search(r"\d", e.hours_text) \
+            and not re.search("未確認|要確認|異なる", e.hours_text):
         out.append(Issue(e.file, e.line, "warning", f"{e.name}: hours not machine-readable; open/closed is not shown",
                          "出典に時間があれば「月～金 9:00～17:00／土 9:00～16:00（祝日・年末年始除く）」の形で。"
                          "わからない時はそのままで構いません"))

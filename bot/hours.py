@@ -72,6 +72,35 @@ class Schedule:
         return True
 
 
+    def describe(self) -> str:
+        """Short display for a reply: ``月〜金 9:00〜17:00、土 10:00〜16:00（祝日・年末年始は休み）``."""
+        if self.always:
+            return "24時間"
+        groups: list[tuple[list[int], Ranges]] = []
+        for day in range(7):
+            ranges = self.week[day]
+            if not ranges:
+                continue
+            if groups and groups[-1][1] == ranges and groups[-1][0][-1] == day - 1:
+                groups[-1][0].append(day)
+            else:
+                groups.append(([day], ranges))
+        parts = []
+        for days, ranges in groups:
+            label = _DAYS[days[0]] if len(days) == 1 else (
+                f"{_DAYS[days[0]]}〜{_DAYS[days[-1]]}" if len(days) > 2 else "・".join(_DAYS[d] for d in days))
+            times = "、".join(f"{_clock(a)}〜{_clock(b)}" for a, b in ranges)
+            parts.append(f"{label} {times}")
+        if self.week[_HOLIDAY]:
+            parts.append("祝 " + "、".join(f"{_clock(a)}〜{_clock(b)}" for a, b in self.week[_HOLIDAY]))
+        closed = [w for w, v in (("祝日", self.holidays), ("年末年始", self.new_year)) if v == "closed"]
+        return "、".join(parts) + (f"（{'・'.join(closed)}は休み）" if closed else "")
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60}:{minute % 60:02d}"
+
+
 def to_jst(when: datetime) -> datetime:
     """Aware datetimes are converted; naive ones are taken as Japan time."""
     return when.astimezone(JST) if when.tzinfo else when.replace(tzinfo=JST)

@@ -54,8 +54,8 @@ def test_eight_day_running(book, pid):
     assert p.deadline == date(2026, 11, 30)
     assert p.days_left == 3
     assert p.running is True
-    assert "11月30日まで、あと3日" in p.text
-    assert "11月23日" in p.text
+    assert "11月30日まで、あと3日" in p.full
+    assert "11月23日" in p.full
 
 
 def test_counting_includes_receipt_day():
@@ -69,7 +69,7 @@ def test_twenty_day_running(book, pid):
     assert p.deadline == date(2026, 11, 29)
     assert p.days_left == 2
     assert p.running
-    assert "11月29日まで、あと2日" in p.text
+    assert "11月29日まで、あと2日" in p.full
 
 
 def test_last_day_is_today(book):
@@ -77,8 +77,8 @@ def test_last_day_is_today(book):
     assert p.deadline == TODAY
     assert p.days_left == 0
     assert p.running is True
-    assert "今日" in p.text and "までです" in p.text
-    assert "あと0日" not in p.text
+    assert "今日" in p.full and "までです" in p.full
+    assert "あと0日" not in p.full
 
 
 def test_passed(book):
@@ -86,10 +86,10 @@ def test_passed(book):
     assert p.deadline == date(2026, 11, 8)
     assert p.days_left < 0
     assert p.running is False
-    assert "11月8日" in p.text
-    assert "始まっていない" in p.text      # the period may not have started
-    assert "188" in p.text                 # still consult
-    assert not re.search(r"あと-?\d+日", p.text)
+    assert "11月8日" in p.full
+    assert "始まっていない" in p.full      # the period may not have started
+    assert "188" in p.full                 # still consult
+    assert not re.search(r"あと-?\d+日", p.full)
 
 
 def test_twenty_days_still_open_when_eight_would_have_passed(book):
@@ -102,8 +102,8 @@ def test_unknown_date_states_the_period(book):
     p = one(book, "cooling_off_rensa", None)
     assert p.deadline is None and p.days_left is None
     assert p.running is False
-    assert "20日間" in p.text
-    assert "1日目" in p.text
+    assert "20日間" in p.full
+    assert "1日目" in p.full
 
 
 def test_year_boundary(book):
@@ -111,8 +111,8 @@ def test_year_boundary(book):
     p = one(book, "cooling_off_houmon_hanbai", date(2026, 12, 28), today=today)
     assert p.deadline == date(2027, 1, 4)
     assert p.days_left == 5
-    assert "2027年1月4日まで、あと5日" in p.text
-    assert "12月28日に" in p.text          # same year as today: no year shown
+    assert "2027年1月4日まで、あと5日" in p.full
+    assert "12月28日に" in p.full          # same year as today: no year shown
 
 
 def test_format_date():
@@ -124,8 +124,8 @@ def test_format_date():
 @pytest.mark.parametrize("contract", [None, date(2026, 11, 23), date(2026, 11, 20), date(2026, 10, 1)])
 def test_every_point_renders_without_placeholders(book, contract):
     for p in book.points(book.ids, contract_date=contract, today=TODAY):
-        assert "{" not in p.text and "}" not in p.text, p.id
-        assert p.text.strip() and p.title.strip()
+        assert "{" not in p.full and "}" not in p.full, p.id
+        assert p.full.strip() and p.title.strip()
 
 
 def test_non_cooling_off_points_have_no_deadline(book):

@@ -350,7 +350,7 @@ def test_validate_finds_an_injected_bad_row(tmp_path):
     lines = path.read_text(encoding="utf-8").splitlines()
     with path.open("a", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\r\n").writerow(
-            ["25", "滋賀県", "草津市", "草津市消費生活センター", "077-123", "いつでも", "", ""])
+            ["25", "滋賀県", "草津市", "草津市消費生活センター", "077-123", "毎日 9時から5時まで", "", ""])
     bad_line = len(lines) + 1
     d = load_directory(root)
     found = {(i.severity, i.line) for i in d.validate() if i.file.endswith("consumer_centers.csv")

@@ -59,6 +59,12 @@ class LawPoint:
     days_left: int | None = None  # negative once the deadline has passed
     running: bool = False         # a cooling-off period is still open -> urgent
     source: str = ""              # URL(s), space-separated
+    deadline_text: str = ""       # the sentence about the period (running / last day / passed / unknown)
+
+    @property
+    def full(self) -> str:
+        """Explanation and period sentence together."""
+        return f"{self.text}\n{self.deadline_text}" if self.deadline_text else self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +164,12 @@ class LawBook:
                 "days_left": days_left,
                 "contract_date": format_date(contract, today),
             }
-        text = e.text.format_map(values)
         note = self._templates.get(key)
-        if note:
-            text = f"{text}\n{note.format_map(values)}"
         sources = list(dict.fromkeys(e.sources + self._template_sources))
         return LawPoint(
-            e.id, e.title, text, deadline=deadline, days_left=days_left,
+            e.id, e.title, e.text.format_map(values), deadline=deadline, days_left=days_left,
             running=days_left is not None and days_left >= 0, source=" ".join(sources),
+            deadline_text=note.format_map(values) if note else "",
         )
 
 

@@ -23,6 +23,8 @@ from .tokenize import Token
 
 Phrase = tuple[str, ...]
 
+#: Upper bound of the per-word caches.
+CACHE_LIMIT = 100_000
 #: Shortest one-word keyword looked for inside longer nouns.
 MIN_AFFIX = 2
 #: Readings shorter than this are too ambiguous to look for inside kana runs.
@@ -57,6 +59,8 @@ class PhraseIndex:
     by_reading: dict[str, list[Phrase]] = field(default_factory=dict)
     patterns_by_phrase: dict[Phrase, list[Pattern]] = field(default_factory=lambda: defaultdict(list))
     max_reading: int = 0
+    _affix_cache: dict[str, tuple[Phrase, ...]] = field(default_factory=dict, repr=False)
+    _run_cache: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     def add(self, pattern: Pattern, readings: Sequence[str | None] = ()) -> None:
         for i, phrase in enumerate(pattern.parts):
@@ -104,29 +108,46 @@ class PhraseIndex:
     def _affixes(self, tokens: Sequence[Token], keyed: list[int],
                  found: dict[Phrase, list[tuple[int, int]]]) -> None:
         """A one-word keyword at the start or end of a longer noun (屋根 in 屋根瓦, 詐欺 in 詐欺師)."""
+        cache = self._affix_cache
         for i in keyed:
             t = tokens[i]
-            key = t.key
-            if t.pos != "名詞" or len(key) < MIN_AFFIX + 1:
+            if t.pos != "名詞" or len(t.key) <= MIN_AFFIX:
                 continue
-            for length in range(MIN_AFFIX, len(key)):
-                for piece in (key[:length], key[-length:]):
-                    if (piece,) in self.patterns_by_phrase:
-                        spans = found.setdefault((piece,), [])
-                        if (i, i + 1) not in spans:
-                            spans.append((i, i + 1))
+            pieces = cache.get(t.key)
+            if pieces is None:
+                key = t.key
+                pieces = tuple({(p,) for n in range(MIN_AFFIX, len(key)) for p in (key[:n], key[-n:])
+                                if (p,) in self.patterns_by_phrase})
+                if len(cache) < CACHE_LIMIT:
+                    cache[key] = pieces
+            for phrase in pieces:
+                spans = found.setdefault(phrase, [])
+                if (i, i + 1) not in spans:
+                    spans.append((i, i + 1))
 
     def _reading_hits(self, tokens: Sequence[Token], text: str) -> Iterable[tuple[Phrase, tuple[int, int]]]:
         for run in _KANA_RUN.finditer(text):
-            kata = to_katakana(run.group())
+            for offset, length, phrases in self._run_hits(run.group()):
+                span = _token_span(tokens, run.start() + offset, run.start() + offset + length)
+                for phrase in phrases:
+                    yield phrase, span
+
+    def _run_hits(self, run: str) -> tuple[tuple[int, int, list[Phrase]], ...]:
+        """Readings found in one kana run (cached: the same runs come back in every chat)."""
+        hits = self._run_cache.get(run)
+        if hits is None:
+            kata = to_katakana(run)
+            found = []
             for i in range(len(kata)):
                 for length in range(min(self.max_reading, len(kata) - i), MIN_READING - 1, -1):
                     phrases = self.by_reading.get(kata[i:i + length])
                     if phrases:
-                        span = _token_span(tokens, run.start() + i, run.start() + i + length)
-                        for phrase in phrases:
-                            yield phrase, span
+                        found.append((i, length, phrases))
                         break
+            hits = tuple(found)
+            if len(self._run_cache) < CACHE_LIMIT:
+                self._run_cache[run] = hits
+        return hits
 
     def hits(self, tokens: Sequence[Token], text: str = "") -> list[Hit]:
         found, via_reading = self.occurrences(tokens, text)

@@ -113,7 +113,12 @@ class Replies:
         if decision.law:
             out.append("")
             out.append(frame.law_header)
-            out.extend(p.text for p in decision.law[:2])
+            for p in decision.law[:2]:
+                if p.deadline_text and p.running:
+                    out.append(p.deadline_text)
+                out.append(p.text)
+                if p.deadline_text and not p.running:
+                    out.append(p.deadline_text)
         if decision.windows:
             out.append("")
             out.append(frame.windows_header)
@@ -121,7 +126,7 @@ class Replies:
                 line = fill(frame.window_line, {
                     "name": w.name,
                     "phone": w.phone.display if w.phone else "",
-                    "hours": w.hours_text or "",
+                    "hours": w.hours,
                 })
                 out.append((line or w.name).replace("（）", "").rstrip())
                 if w.note:

@@ -37,7 +37,9 @@ def clean(text: str) -> str:
     if not isinstance(text, str):
         text = str(text)
     text = text.replace("\r\n", "\n")
-    text = "".join(_safe_char(ch) for ch in text)
+    if not text.replace("\n", " ").replace("\u3000", " ").isprintable():
+        # slow path only when there is something to remove (control, format, surrogate, unassigned)
+        text = "".join(_safe_char(ch) for ch in text)
     text = unicodedata.normalize("NFKC", text)
     text = _SPACES.sub(" ", text)
     text = _MANY_NEWLINES.sub("\n\n", text)

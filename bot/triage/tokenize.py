@@ -13,7 +13,7 @@ dictionary, then hands a ready :class:`Tokenizer` to the triage core.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from sudachipy import Dictionary, SplitMode
 
@@ -23,23 +23,22 @@ _SENTENCE_MARKS = frozenset("。．!?！？\n")
 _CLAUSE_MARKS = frozenset("、，,;；:：")
 _NO_KEY_POS = frozenset({"助詞", "補助記号", "空白", "記号"})
 _COMPOUND_POS = frozenset({"名詞", "動詞"})
+#: Upper bound of each per-form cache (a few MB at most; new forms past it are just not cached).
+_CACHE_LIMIT = 200_000
 NEGATION_KEY = "ない"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     surface: str
     norm: str
     key: str | None
     pos: str
     pos2: str
-    reading: str
     start: int
     end: int
     sentence: int
     clause: int
-    user_dict: bool = False
-    sub: tuple[str, ...] = ()  # keys of the mode-A parts of a compound (屋根瓦 -> 屋根, 瓦)
+    sub: tuple[str, ...] = ()  # keys of the mode-A parts of a compound (定期点検 -> 定期, 点検)
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,11 @@ class Tokenizer:
         if sudachi_config:
             kwargs["config_path"] = sudachi_config
         self._dictionary = Dictionary(**kwargs)
-        self._tok = self._dictionary.tokenizer()
+        self._tok = self._dictionary.tokenizer(SplitMode.C)
         self._syn_max = self.lexicon.longest_synonym
+        self._syn_first = frozenset(k[0] for k in self.lexicon.synonyms)
+        self._pos: dict[int, tuple[str, ...]] = {}
+        self._info: dict[tuple[str, str, int], tuple] = {}
 
     def close(self) -> None:
         """Release the dictionary (each live instance holds ~30 MB of mapped pages)."""
@@ -91,70 +93,89 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[Token]:
         out: list[Token] = []
+        append = out.append
         sentence = clause = 0
-        neg, keep = self.lexicon.negation, self.lexicon.keep_aux
-        for m, offset in self._morphemes(text):
-            if m is None:
-                if out and out[-1].sentence == sentence:
-                    sentence += 1
-                    clause += 1
-                continue
-            surface = m.surface()
-            pos = m.part_of_speech()
-            norm = m.normalized_form()
-            if pos[0] in _NO_KEY_POS or not surface.strip():
-                key = None
-            elif pos[0] == "助動詞":
-                key = NEGATION_KEY if norm in neg else (norm if norm in keep else None)
-            else:
-                key = NEGATION_KEY if (norm in neg and pos[0] != "名詞") else norm
-            sub: tuple[str, ...] = ()
-            if key is not None and len(surface) > 2 and pos[0] in _COMPOUND_POS:
-                parts = m.split(SplitMode.A)
-                if len(parts) > 1:
-                    sub = tuple(self._part_key(p) for p in parts)
-            out.append(Token(surface, norm, key, pos[0], pos[1], m.reading_form(),
-                             m.begin() + offset, m.end() + offset, sentence, clause,
-                             m.dictionary_id() > 0, sub))
-            if surface in _SENTENCE_MARKS or (pos[0] == "補助記号" and surface[-1:] in _SENTENCE_MARKS):
+        info, learn = self._info, self._learn
+        offset = 0
+        for line in text.split("\n"):
+            if line:
+                for m in self._tok.tokenize(line):
+                    surface = m.surface()
+                    norm = m.normalized_form()
+                    pos_id = m.part_of_speech_id()
+                    known = info.get((surface, norm, pos_id))
+                    if known is None:
+                        known = learn(m, surface, norm, pos_id)
+                    key, pos0, pos1, sub, boundary = known
+                    append(Token(surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
+                                 sentence, clause, sub))
+                    if boundary:
+                        clause += 1
+                        if boundary == 2:
+                            sentence += 1
+            offset += len(line) + 1
+            if out and out[-1].sentence == sentence:  # a line break ends a sentence
                 sentence += 1
                 clause += 1
-            elif surface in _CLAUSE_MARKS:
-                clause += 1
-        return self._apply_synonyms(out)
+        return self._apply_synonyms(out) if self._syn_first else out
+
+    def _learn(self, m, surface: str, norm: str, pos_id: int) -> tuple:
+        """Everything derived from one (surface, normalized form, POS), cached: chat vocabulary repeats."""
+        pos = self._pos.get(pos_id)
+        if pos is None:
+            pos = self._pos[pos_id] = tuple(self._dictionary.pos_of(pos_id))
+        key = self._key_for(norm, pos[0], surface)
+        sub: tuple[str, ...] = ()
+        if key is not None and len(surface) > 2 and pos[0] in _COMPOUND_POS:
+            parts = m.split(SplitMode.A)
+            if len(parts) > 1:
+                sub = tuple(self._part_key(p) for p in parts)
+        if surface in _SENTENCE_MARKS or (pos[0] == "補助記号" and surface[-1:] in _SENTENCE_MARKS):
+            boundary = 2
+        elif surface in _CLAUSE_MARKS:
+            boundary = 1
+        else:
+            boundary = 0
+        known = (key, pos[0], pos[1], sub, boundary)
+        if len(self._info) < _CACHE_LIMIT:
+            self._info[(surface, norm, pos_id)] = known
+        return known
+
+    def _key_for(self, norm: str, pos0: str, surface: str) -> str | None:
+        neg, keep = self.lexicon.negation, self.lexicon.keep_aux
+        if pos0 in _NO_KEY_POS or not surface.strip():
+            return None
+        if pos0 == "助動詞":
+            return NEGATION_KEY if norm in neg else (norm if norm in keep else None)
+        return NEGATION_KEY if (norm in neg and pos0 != "名詞") else norm
 
     def _part_key(self, m) -> str:
         norm = m.normalized_form()
         return self.lexicon.synonyms.get((norm,), norm)
 
     def _apply_synonyms(self, tokens: list[Token]) -> list[Token]:
-        syn = self.lexicon.synonyms
-        if not syn:
-            return tokens
+        first = self._syn_first
         keyed = [i for i, t in enumerate(tokens) if t.key is not None]
-        out = list(tokens)
+        out = tokens
         skip: set[int] = set()
         for pos_in_keyed, i in enumerate(keyed):
-            if i in skip:
+            if i in skip or tokens[i].key not in first:
                 continue
             for n in range(min(self._syn_max, len(keyed) - pos_in_keyed), 0, -1):
                 idx = keyed[pos_in_keyed:pos_in_keyed + n]
                 if tokens[idx[-1]].sentence != tokens[i].sentence:
                     continue
-                canon = syn.get(tuple(tokens[j].key for j in idx))
+                canon = self.lexicon.synonyms.get(tuple(tokens[j].key for j in idx))
                 if canon is None:
                     continue
-                first, last = tokens[idx[0]], tokens[idx[-1]]
-                out[idx[0]] = Token(
-                    "".join(tokens[j].surface for j in range(idx[0], idx[-1] + 1)), first.norm,
-                    canon, first.pos, first.pos2,
-                    "".join(tokens[j].reading for j in range(idx[0], idx[-1] + 1)),
-                    first.start, last.end, first.sentence, first.clause, first.user_dict,
-                    first.sub if n == 1 else ())
+                if out is tokens:
+                    out = list(tokens)
+                head, last = tokens[idx[0]], tokens[idx[-1]]
+                surface = "".join(tokens[j].surface for j in range(idx[0], idx[-1] + 1))
+                out[idx[0]] = head._replace(surface=surface, key=canon, end=last.end,
+                                            sub=head.sub if n == 1 else ())
                 for j in idx[1:]:
-                    t = tokens[j]
-                    out[j] = Token(t.surface, t.norm, None, t.pos, t.pos2, t.reading, t.start,
-                                   t.end, t.sentence, t.clause, t.user_dict)
+                    out[j] = tokens[j]._replace(key=None)
                     skip.add(j)
                 break
         return out
@@ -170,7 +191,8 @@ class Tokenizer:
 
     def reading(self, text: str) -> str:
         """Katakana reading of a phrase (for matching kana-only writing)."""
-        return "".join(to_katakana(t.reading) for t in self.tokenize(text) if t.pos not in _NO_KEY_POS)
+        return "".join(to_katakana(m.reading_form()) for m, _ in self._morphemes(text)
+                       if m is not None and m.part_of_speech()[0] not in _NO_KEY_POS)
 
     def raw_norms(self, text: str) -> tuple[str, ...]:
         """Normalized forms without synonyms or dropping (used to compile synonym rules)."""

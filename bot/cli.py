@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -163,6 +164,26 @@ def chat(at: str | None) -> None:
 
     settings = Settings.from_env()
     run_chat(_load(settings).triage, lambda: _now(settings, at))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", type=int, help="Gunicorn worker processes (default 1, or the config file's).")
+@click.option("--threads", type=int, help="Threads per worker (default 8).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="A gunicorn config file (see deploy/gunicorn.conf.py).")
+def serve(host: str, port: int, workers: int | None, threads: int | None, config_file: str | None) -> None:
+    """Run the web app (LINE webhook, Slack events, health) under gunicorn.
+
+    \b
+    POST /line/webhook   LINE Messaging API webhook
+    GET  /healthz        health and queue depth
+    """
+    from .server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run(host, port, workers=workers, threads=threads, config_file=config_file)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ class Settings:
     slack_bot_token: str | None = None
     slack_api_base_url: str = "https://slack.com/api/"
     slack_escalation_channel: str | None = None
+    hash_key: bytes | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -54,4 +55,5 @@ class Settings:
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_api_base_url=env.get("SLACK_API_BASE_URL") or base.slack_api_base_url,
             slack_escalation_channel=env.get("SLACK_ESCALATION_CHANNEL") or None,
+            hash_key=env["TSUNAGU_HASH_KEY"].encode() if env.get("TSUNAGU_HASH_KEY") else None,
         )

@@ -22,6 +22,8 @@ from .text import clean, has_words
 from . import policy
 from .consumer_law import contract_date
 
+#: Memoised (contacts, area, minute) -> windows entries before the cache is emptied.
+WINDOW_CACHE = 4096
 #: Roles a pattern can have in the index (see :class:`bot.triage.matcher.Pattern`).
 ROLES = ("keyword", "urgent", "act", "inherent", "signal", "mention")
 
@@ -55,6 +57,7 @@ class Triage:
         self.index = PhraseIndex()
         self.forms = self._token_forms(knowledge.signals)
         self.problems: list[tuple[str, str, str]] = []  # (owner, text, problem) for `check`
+        self._window_cache: dict[tuple, tuple] = {}
         self._compile()
 
     # -- compile -------------------------------------------------------------------
@@ -131,6 +134,28 @@ class Triage:
                             tuple(m.intent.id for m in routing.fired), scores,
                             tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points)
 
+    def revisit(self, intent_id: str, contacts: Sequence[str], urgency: str, area: Area, *, now: datetime) -> Decision:
+        """Answer an earlier worry again for an area learnt since (the area conversation)."""
+        intent = self.intents.get(intent_id, self.fallback)
+        known = set(self.k.directory.contact_ids())
+        contacts = tuple(c for c in contacts if c in known)
+        return self._finish(intent, urgency, contacts, Facts(area=area), (intent.id,), {},
+                            (Reason("area", intent.id, area.municipality or area.pref, "area given afterwards"),),
+                            now, law=(), advice=False)
+
+    def _windows(self, contacts: tuple[str, ...], area: Area | None, now: datetime) -> tuple:
+        """The first window of each contact (memoised per minute: opening hours change by the minute)."""
+        if not contacts:
+            return ()
+        key = (contacts, area, now.replace(second=0, microsecond=0))
+        found = self._window_cache.get(key)
+        if found is None:
+            found = tuple(w for c in contacts for w in self.k.directory.windows(c, area, now)[:1])
+            if len(self._window_cache) >= WINDOW_CACHE:
+                self._window_cache.clear()
+            self._window_cache[key] = found
+        return found
+
     def _law(self, law_ids: list[str], facts: Facts, today) -> tuple:
         if not law_ids:
             return ()
@@ -155,12 +180,11 @@ class Triage:
 
     def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,
                 fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
-                law: Sequence[Any]) -> Decision:
-        windows = tuple(w for c in contacts for w in self.k.directory.windows(c, facts.area, now)[:1]) \
-            if contacts else ()
+                law: Sequence[Any], advice: bool = True) -> Decision:
+        windows = self._windows(contacts, facts.area, now)
         needs_area = facts.area is None and any(c in self.k.replies.area_sensitive for c in contacts[:2]) \
             and urgency != "emergency"
         decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,
                             title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
                             reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area)
-        return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now))
+        return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now, advice=advice))

@@ -94,7 +94,7 @@ class Replies:
         lines = self.intents.get(intent_id, [])
         return [t for t in (fill(line, values) for line in lines) if t]
 
-    def render(self, decision: Any, directory: Any, now: datetime) -> str:
+    def render(self, decision: Any, directory: Any, now: datetime, *, advice: bool = True) -> str:
         frame = self.spec.frame
         facts = decision.facts
         values: dict[str, Any] = {}
@@ -109,7 +109,8 @@ class Replies:
                 if c in EMERGENCY_IDS and c in frame.emergency:
                     out.append(frame.emergency[c])
                     break
-        out.extend(self.advice(decision.intent, values))
+        if advice:
+            out.extend(self.advice(decision.intent, values))
         if decision.law:
             out.append("")
             out.append(frame.law_header)

@@ -261,4 +261,6 @@ def find_signer(text: str, lex: PeopleLexicon = DEFAULT_LEXICON) -> tuple[str | 
     m = lex.nominee.search(text)
     if m:
         return lex.side(m["who"] or m["who2"]), m[0]
+    if not lex.signing_re.search(text):
+        return None, None
     return _explicit_signer(text, lex) or _implicit_writer(text, lex) or (None, None)

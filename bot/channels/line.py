@@ -1,0 +1,164 @@
+"""LINE channel: the webhook (verify, store, answer 200) and turning events into answers.
+
+Webhook: ``X-Line-Signature`` is checked on the raw body before anything else
+(line-bot-sdk's ``SignatureValidator``); a missing or wrong signature, a body that
+is not JSON, or one that is too large gets 400/413 and nothing is stored.  Every
+event of an accepted body is written to the inbox (deduplicated on
+``webhookEventId``) before the 200 goes back; the worker answers later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, request
+from linebot.v3.webhook import SignatureValidator
+
+from ..conversation import Conversation, Turn
+from ..store import Claimed, InboxEvent, Outgoing, Store
+from .line_messages import build_messages
+
+log = logging.getLogger("tsunagu.line")
+
+#: LINE webhooks are small (a few KB); anything past this is refused with 413.
+MAX_BODY = 1024 * 1024
+RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9e0e-2f4a-5b7c-9d3e-7a1b2c3d4e5f")
+NOT_TEXT = frozenset({"sticker", "image", "video", "audio", "file"})
+
+
+def retry_key(event_id: str, seq: int = 0) -> str:
+    """The ``X-Line-Retry-Key`` of an answer: derived from the event, identical on every retry."""
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{event_id}/{seq}"))
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    channel_secret: str
+    access_token: str
+    api_base_url: str
+
+
+def blueprint(config: LineConfig, store: Store, wake: Callable[[], None]) -> Blueprint:
+    bp = Blueprint("line", __name__)
+    validator = SignatureValidator(config.channel_secret)
+
+    @bp.post("/line/webhook")
+    def webhook() -> Response:
+        if (request.content_length or 0) > MAX_BODY:
+            return _plain("body too large", 413)
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY:
+            return _plain("body too large", 413)
+        signature = request.headers.get("X-Line-Signature")
+        if not signature:
+            return _plain("missing X-Line-Signature", 400)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _plain("body is not UTF-8", 400)
+        if not validator.validate(text, signature):
+            log.warning("line webhook: bad signature")
+            return _plain("invalid signature", 400)
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            return _plain("body is not JSON", 400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+            return _plain("no events list", 400)
+        events = [inbox_event(e, store) for e in payload["events"] if isinstance(e, dict)]
+        if events:
+            fresh = store.accept(events)
+            log.info("line webhook: %d event(s), %d new", len(events), sum(fresh))
+            if any(fresh):
+                wake()
+        return _plain("OK", 200)
+
+    return bp
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text, status=status, mimetype="text/plain")
+
+
+def _source_id(event: dict) -> str | None:
+    source = event.get("source") or {}
+    return source.get("userId") or source.get("groupId") or source.get("roomId")
+
+
+def inbox_event(event: dict, store: Store) -> InboxEvent:
+    kind = str(event.get("type") or "unknown")
+    if kind == "message":
+        kind = f"message:{(event.get('message') or {}).get('type', 'unknown')}"
+    event_id = event.get("webhookEventId")
+    if not isinstance(event_id, str) or not event_id:
+        # LINE always sends one; without it, the event's own bytes are the next best key
+        event_id = "sha:" + hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:32]
+    source = _source_id(event)
+    timestamp = event.get("timestamp")
+    event_ts = timestamp / 1000 if isinstance(timestamp, (int, float)) else 0.0
+    redelivery = bool((event.get("deliveryContext") or {}).get("isRedelivery"))
+    return InboxEvent(f"line:{event_id}", "line", kind, store.user_hash("line", source) if source else None,
+                      event_ts, event, redelivery)
+
+
+class LineProcessor:
+    """Turns one stored LINE event into the answer to send (and the session change)."""
+
+    def __init__(self, conversation: Callable[[], Conversation], store: Store):
+        self._conversation = conversation
+        self.store = store
+
+    def process(self, claimed: Claimed, now: datetime) -> tuple[list[Outgoing], Any, str]:
+        event = claimed.payload
+        kind = claimed.kind
+        conv = self._conversation()
+        user_hash = claimed.user_hash
+        session = self.store.session(user_hash) if user_hash else None
+        if kind == "unfollow":
+            if user_hash:
+                self.store.forget_user(user_hash)
+            return [], (user_hash, None) if user_hash else None, "forgotten"
+        if kind == "follow":
+            turn = conv.greeting()
+        elif kind == "message:text":
+            turn = conv.on_text(str((event.get("message") or {}).get("text") or ""), session, now)
+        elif kind == "message:location":
+            turn = conv.on_location(str((event.get("message") or {}).get("address") or ""), session, now)
+        elif kind.removeprefix("message:") in NOT_TEXT:
+            turn = conv.not_text(session)
+        else:
+            return [], None, f"ignored {kind}"
+        answer = self._outgoing(claimed, turn, conv)
+        new_session = (user_hash, turn.session) if user_hash and turn.kind != "greeting" else None
+        return [answer] if answer else [], new_session, _result(turn)
+
+    def fallback(self, claimed: Claimed) -> list[Outgoing]:
+        """The safe answer when processing keeps failing: nothing is ever left unanswered."""
+        texts = self._conversation().texts
+        return [Outgoing(channel="line", user_hash=claimed.user_hash, to_id=_source_id(claimed.payload),
+                         reply_token=claimed.payload.get("replyToken"),
+                         messages=[{"type": "text", "text": texts.error_reply}],
+                         retry_key=retry_key(claimed.event_id), event_ts=claimed.event_ts)]
+
+    def _outgoing(self, claimed: Claimed, turn: Turn, conv: Conversation) -> Outgoing | None:
+        event = claimed.payload
+        messages = build_messages(turn, conv.texts)
+        if not messages:
+            return None
+        return Outgoing(channel="line", user_hash=claimed.user_hash, to_id=_source_id(event),
+                        reply_token=event.get("replyToken"), messages=messages,
+                        retry_key=retry_key(claimed.event_id), event_ts=claimed.event_ts)
+
+
+def _result(turn: Turn) -> str:
+    d = turn.decision
+    if d is None:
+        return turn.kind
+    return f"{turn.kind} {d.intent} {d.urgency}"
+

@@ -1,0 +1,125 @@
+"""The conversation around the triage, the same on every channel.
+
+A worry without a known area gets the national line at once and a request for
+the area; the next message that names an area gets the local windows for that
+worry.  The area is remembered per user (in the session, with an expiry);
+「最初から」 forgets it.  Sessions hold only the area and the last worry's id,
+urgency and contacts — never the message text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .triage.decision import Decision
+from .triage.engine import Triage
+from .triage.extract import find_area
+from .triage.facts import Area
+from .triage.render import fill
+from .triage.text import clean
+from .yamlio import load_with_lines
+
+#: How long the area and the last worry are remembered (seconds).
+SESSION_TTL = 30 * 24 * 3600
+
+
+class ConversationTexts(BaseModel):
+    """``responses/conversation.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    reset_words: list[str] = Field(min_length=1)
+    reset_reply: str
+    error_reply: str
+    greeting: str
+    not_text: str
+    area_followup_header: str
+    area_only: str
+    location_unknown: str
+    quick_replies: dict[str, str]
+    card: dict[str, str]
+
+
+def load_texts(responses_dir: Path) -> ConversationTexts:
+    data, _ = load_with_lines(responses_dir / "conversation.yml")
+    return ConversationTexts.model_validate(data)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What to answer and what to remember after one message."""
+
+    kind: str                     # answer | area_followup | area_only | reset | greeting | not_text
+    text: str                     # the reply text
+    decision: Decision | None
+    session: dict | None          # the new session (None: forget it)
+    ask_area: bool = False
+
+
+def _area_dict(area: Area) -> dict:
+    return asdict(area)
+
+
+def area_from(data: dict | None) -> Area | None:
+    if not data or not data.get("area"):
+        return None
+    try:
+        return Area(**{**data["area"], "source": "session"})
+    except TypeError:
+        return None
+
+
+class Conversation:
+    def __init__(self, triage: Triage, texts: ConversationTexts):
+        self.triage = triage
+        self.texts = texts
+        self._reset = {clean(w) for w in texts.reset_words}
+
+    def greeting(self) -> Turn:
+        return Turn("greeting", self.texts.greeting, None, None)
+
+    def not_text(self, session: dict | None) -> Turn:
+        return Turn("not_text", self.texts.not_text, None, session)
+
+    def on_text(self, text: str, session: dict | None, now: datetime) -> Turn:
+        if clean(text) in self._reset:
+            return Turn("reset", self.texts.reset_reply, None, None)
+        known_area = area_from(session)
+        decision = self.triage.decide(text, now=now, area=known_area)
+        new_area = decision.facts.area if decision.facts.area and decision.facts.area.source != "session" else None
+        only_area = new_area is not None and decision.intent in (self.triage.fallback.id, self.triage.empty.id)
+        if only_area:
+            return self._area_given(new_area, session, now)
+        return self._answer(decision, session)
+
+    def on_location(self, address: str, session: dict | None, now: datetime) -> Turn:
+        area = find_area(clean(address or ""), self.triage.k.gazetteer)
+        if area is None:
+            return Turn("area_only", self.texts.location_unknown, None, session, ask_area=True)
+        return self._area_given(area, session, now)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _area_given(self, area: Area, session: dict | None, now: datetime) -> Turn:
+        place = area.municipality or area.pref
+        data: dict[str, Any] = dict(session or {})
+        data["area"] = _area_dict(area)
+        last = data.pop("awaiting_area", None) and data.get("last")
+        if last:
+            decision = self.triage.revisit(last["intent"], last["contacts"], last["urgency"], area, now=now)
+            header = fill(self.texts.area_followup_header, {"area": place}) or ""
+            return Turn("area_followup", f"{header}\n\n{decision.reply}".strip(), decision, data)
+        return Turn("area_only", fill(self.texts.area_only, {"area": place}) or "", None, data)
+
+    def _answer(self, decision: Decision, session: dict | None) -> Turn:
+        data: dict[str, Any] = dict(session or {})
+        if decision.facts.area is not None:
+            data["area"] = _area_dict(decision.facts.area)
+        if decision.intent not in (self.triage.fallback.id, self.triage.empty.id) and decision.contacts:
+            data["last"] = {"intent": decision.intent, "contacts": list(decision.contacts),
+                            "urgency": decision.urgency}
+        data["awaiting_area"] = bool(decision.needs_area)
+        return Turn("answer", decision.reply, decision, data, ask_area=decision.needs_area)

@@ -1,0 +1,152 @@
+"""Sending answers to LINE: reply first, push when the reply token is stale, retries.
+
+Exactly once, even across crashes:
+- every push carries an ``X-Line-Retry-Key`` derived from the event (the same on
+  every retry); LINE answers 409 to a key it has already accepted, and 409 counts
+  as delivered;
+- before each call the outbox row notes which call is going out; a row found
+  mid-call after a crash is *in doubt*: a push is simply retried (same key); a
+  reply is retried while its token can still be valid — if LINE then calls the
+  token invalid, the token was used by the call that was cut off, so it counts
+  as delivered.  Only a reply in doubt past the token's lifetime is re-sent by
+  push, which could (rarely) show twice; that case is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import urllib3
+from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi, PushMessageRequest,
+                                  ReplyMessageRequest)
+
+from .store import Delivery, Store
+
+log = logging.getLogger("tsunagu.delivery")
+
+#: A reply token is used only this soon after the event (LINE: "within about a minute").
+REPLY_MAX_AGE = 50.0
+#: (connect, read) seconds for every call to LINE.
+TIMEOUT = (3.0, 10.0)
+#: Give up after this many attempts or this long after the event (the operator sees it in metrics/logs).
+MAX_ATTEMPTS = 12
+MAX_AGE = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str          # delivered | retry | failed
+    kind: str            # reply | push
+    detail: str = ""
+    retry_at: float = 0.0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the next attempt (exponential with jitter, capped)."""
+    base = min(60.0, 0.5 * (2 ** max(0, attempts - 1)))
+    wait = base * (0.75 + random.random() * 0.5)
+    return max(wait, retry_after or 0.0)
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    try:
+        value = (exc.headers or {}).get("Retry-After")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _invalid_reply_token(exc: ApiException) -> bool:
+    return exc.status == 400 and "reply token" in str(exc.body or "").lower()
+
+
+class LineSender:
+    def __init__(self, base_url: str, access_token: str, store: Store, *, timeout=TIMEOUT,
+                 on_result=None):
+        self.config = Configuration(host=base_url.rstrip("/"), access_token=access_token)
+        self.store = store
+        self.timeout = timeout
+        self.on_result = on_result or (lambda outcome, delivery: None)
+        self._local = threading.local()
+
+    def _api(self) -> MessagingApi:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = MessagingApi(ApiClient(self.config))
+        return api
+
+    # -- one delivery ----------------------------------------------------------------------
+    def send(self, d: Delivery) -> Outcome:
+        outcome = self._attempt(d)
+        now = time.time()
+        if outcome.status == "delivered":
+            self.store.delivered(d, outcome.kind, now)
+        elif outcome.status == "retry" and d.attempts + 1 < MAX_ATTEMPTS and now - d.event_ts < MAX_AGE:
+            self.store.retry_later(d, outcome.retry_at, outcome.detail, drop_reply_token=outcome.kind == "push")
+        else:
+            self.store.give_up(d, outcome.detail or "gave up", now)
+            outcome = Outcome("failed", outcome.kind, outcome.detail)
+            log.error("line delivery %s failed for good after %d attempts: %s", d.event_id, d.attempts + 1,
+                      outcome.detail)
+        self.on_result(outcome, d)
+        return outcome
+
+    def _attempt(self, d: Delivery) -> Outcome:
+        age = time.time() - d.event_ts
+        young = d.reply_token is not None and age < REPLY_MAX_AGE
+        if d.in_doubt and d.attempt_kind == "reply":
+            if young:
+                return self._reply(d, in_doubt=True)
+            log.warning("line delivery %s: a reply was cut off and its token is too old to check; pushing",
+                        d.event_id)
+            return self._push(d)
+        if d.in_doubt and d.attempt_kind == "push":
+            return self._push(d)
+        if young:
+            return self._reply(d, in_doubt=False)
+        return self._push(d)
+
+    def _reply(self, d: Delivery, *, in_doubt: bool) -> Outcome:
+        self.store.attempting(d, "reply")
+        try:
+            self._api().reply_message_with_http_info(
+                ReplyMessageRequest.from_dict({"replyToken": d.reply_token, "messages": d.messages}),
+                _request_timeout=self.timeout)
+            return Outcome("delivered", "reply")
+        except ApiException as exc:
+            if _invalid_reply_token(exc):
+                if in_doubt:
+                    return Outcome("delivered", "reply", "token used by the call that was cut off")
+                return self._push(d)          # stale token: push now
+            if exc.status == 429 or exc.status >= 500:
+                return Outcome("retry", "reply", f"reply {exc.status}", time.time() + backoff(d.attempts + 1,
+                                                                                          _retry_after(exc)))
+            return self._push(d) if d.to_id else Outcome("failed", "reply", f"reply {exc.status}")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return Outcome("retry", "reply", f"reply {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
+
+    def _push(self, d: Delivery) -> Outcome:
+        if not d.to_id:
+            return Outcome("failed", "push", "no user id to push to")
+        self.store.attempting(d, "push")
+        try:
+            self._api().push_message_with_http_info(
+                PushMessageRequest.from_dict({"to": d.to_id, "messages": d.messages}),
+                x_line_retry_key=d.retry_key, _request_timeout=self.timeout)
+            return Outcome("delivered", "push")
+        except ApiException as exc:
+            if exc.status == 409:
+                return Outcome("delivered", "push", "already accepted (409)")
+            if exc.status == 429 or exc.status >= 500:
+                return Outcome("retry", "push", f"push {exc.status}", time.time() + backoff(d.attempts + 1,
+                                                                                        _retry_after(exc)))
+            if exc.status in (401, 403):
+                # a channel set-up problem (token, plan): keep the message and try again later
+                return Outcome("retry", "push", f"push {exc.status}", time.time() + backoff(d.attempts + 1))
+            return Outcome("failed", "push", f"push {exc.status}")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return Outcome("retry", "push", f"push {type(exc).__name__}", time.time() + backoff(d.attempts + 1))

@@ -1,0 +1,49 @@
+"""The knowledge a running server uses, swapped as a whole (never half-updated)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from .config import Settings
+from .conversation import Conversation, load_texts
+from .knowledge import Loaded, load
+
+log = logging.getLogger("tsunagu.live")
+
+
+@dataclass(frozen=True)
+class Version:
+    loaded: Loaded
+    conversation: Conversation
+
+    @property
+    def id(self) -> str:
+        return self.loaded.version
+
+
+def build(settings: Settings) -> Version:
+    loaded = load(settings)
+    return Version(loaded, Conversation(loaded.triage, load_texts(settings.responses_dir)))
+
+
+class Live:
+    """Holds the current :class:`Version`; readers take a reference, never a lock."""
+
+    def __init__(self, settings: Settings, version: Version | None = None):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._current = version or build(settings)
+
+    @property
+    def current(self) -> Version:
+        return self._current
+
+    def conversation(self) -> Conversation:
+        return self._current.conversation
+
+    def swap(self, version: Version) -> Version:
+        with self._lock:
+            old, self._current = self._current, version
+        return old

@@ -1,0 +1,327 @@
+"""Durable state in one SQLite file: inbox, outbox, sessions.
+
+Every accepted platform event is written to ``inbox`` before the webhook answers;
+a worker claims it atomically, triages it and writes the answer to ``outbox`` in the
+same transaction that marks the event done, so a crash at any moment loses nothing
+and answers nothing twice.  Several processes may share the file (WAL mode; claims
+are single ``UPDATE … RETURNING`` statements).
+
+Privacy: user ids are stored as keyed hashes.  The raw id and the message text live
+only as long as a feature needs them — the event payload until it is processed, the
+raw id of a pending push until it is delivered — and are then cleared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+#: After this long a claimed row whose worker died is claimed again.
+LEASE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    event_id: str
+    channel: str
+    kind: str
+    user_hash: str | None
+    event_ts: float
+    payload: dict
+    redelivery: bool = False
+
+
+@dataclass(frozen=True)
+class Claimed:
+    event_id: str
+    channel: str
+    kind: str
+    user_hash: str | None
+    event_ts: float
+    received_at: float
+    payload: dict
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One answer to send (LINE: up to 5 messages)."""
+
+    channel: str
+    user_hash: str | None
+    to_id: str | None
+    reply_token: str | None
+    messages: list[dict]
+    retry_key: str
+    event_ts: float
+    target: str | None = None  # Slack: channel id etc.
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    event_id: str
+    channel: str
+    user_hash: str | None
+    to_id: str | None
+    reply_token: str | None
+    messages: list[dict]
+    retry_key: str
+    event_ts: float
+    attempts: int
+    attempt_kind: str | None   # the call that was going out when last seen ("reply" | "push")
+    in_doubt: bool             # the sender died mid-call: it may or may not have reached the platform
+    target: str | None
+    created_at: float
+
+
+class Store:
+    """Thread-safe access to the database (one connection per thread)."""
+
+    def __init__(self, path: str | os.PathLike, hash_key: bytes | None = None):
+        self.path = Path(path)
+        self._local = threading.local()
+        self.migrate()
+        self._hash_key = hash_key or self._stored_key()
+
+    def _stored_key(self) -> bytes:
+        """The user-id hashing key: made once, kept in the database (TSUNAGU_HASH_KEY overrides)."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_key', ?)", [os.urandom(32).hex()])
+        return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key = 'hash_key'").fetchone()[0])
+
+    # -- connection ---------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def transaction(self):
+        """``with store.transaction():`` — BEGIN IMMEDIATE … COMMIT (ROLLBACK on error)."""
+        return _Immediate(self.db.conn)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def migrate(self) -> None:
+        db = self.db
+        with self.transaction():
+            db["inbox"].create({
+                "event_id": str, "channel": str, "kind": str, "user_hash": str, "event_ts": float,
+                "received_at": float, "payload": str, "status": str, "redelivery": int, "attempts": int,
+                "lease_until": float, "claimed_by": str, "done_at": float, "result": str,
+            }, pk="event_id", if_not_exists=True, defaults={"status": "new", "attempts": 0, "redelivery": 0})
+            db["outbox"].create({
+                "id": int, "event_id": str, "seq": int, "channel": str, "user_hash": str, "to_id": str,
+                "reply_token": str, "messages": str, "retry_key": str, "target": str, "event_ts": float,
+                "status": str, "attempt_kind": str, "attempts": int, "next_at": float, "lease_until": float,
+                "last_error": str, "created_at": float, "sent_at": float, "sent_kind": str, "in_doubt": int,
+            }, pk="id", if_not_exists=True, defaults={"status": "pending", "attempts": 0})
+            db["sessions"].create({
+                "user_hash": str, "channel": str, "data": str, "updated_at": float, "expires_at": float,
+            }, pk="user_hash", if_not_exists=True)
+            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db["inbox"].create_index(["status", "received_at"], if_not_exists=True)
+            db["inbox"].create_index(["user_hash"], if_not_exists=True)
+            db["outbox"].create_index(["event_id", "seq"], unique=True, if_not_exists=True)
+            db["outbox"].create_index(["status", "next_at"], if_not_exists=True)
+
+    # -- ids ------------------------------------------------------------------------------
+    def user_hash(self, channel: str, user_id: str) -> str:
+        """Keyed hash of a platform user id (never store or log the raw id)."""
+        mac = hmac.new(self._hash_key, f"{channel}:{user_id}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    # -- inbox ----------------------------------------------------------------------------
+    def accept(self, events: Iterable[InboxEvent], now: float | None = None) -> list[bool]:
+        """Write events durably; True for each event that is new (False: already seen)."""
+        now = time.time() if now is None else now
+        fresh: list[bool] = []
+        with self.transaction():
+            for e in events:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO inbox (event_id, channel, kind, user_hash, event_ts, received_at,"
+                    " payload, status, redelivery, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, 0)",
+                    [e.event_id, e.channel, e.kind, e.user_hash, e.event_ts, now,
+                     json.dumps(e.payload, ensure_ascii=False), int(e.redelivery)])
+                fresh.append(cur.rowcount == 1)
+        return fresh
+
+    def claim(self, worker: str, now: float | None = None, lease: float = LEASE_SECONDS) -> Claimed | None:
+        """Take the oldest waiting event whose user has nothing else in progress."""
+        now = time.time() if now is None else now
+        row = self.db.execute(
+            """
+            UPDATE inbox SET status = 'working', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+            WHERE event_id = (
+                SELECT i.event_id FROM inbox i
+                WHERE (i.status = 'new' OR (i.status = 'working' AND i.lease_until < ?))
+                  AND NOT EXISTS (SELECT 1 FROM inbox o WHERE o.user_hash = i.user_hash AND o.event_id != i.event_id
+                                  AND o.status = 'working' AND o.lease_until >= ?)
+                  AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.user_hash = i.user_hash AND p.event_id != i.event_id
+                                  AND p.status IN ('new', 'working') AND p.event_ts < i.event_ts)
+                ORDER BY i.received_at LIMIT 1)
+            RETURNING event_id, channel, kind, user_hash, event_ts, received_at, payload, attempts
+            """, [worker, now + lease, now, now]).fetchone()
+        if row is None:
+            return None
+        return Claimed(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"), row[7])
+
+    def complete(self, claimed: Claimed, answers: list[Outgoing], *, session: tuple[str, dict | None] | None = None,
+                 session_ttl: float = 0, result: str = "", now: float | None = None) -> None:
+        """Record the answer, the session change and "done" in one transaction (idempotent)."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            for seq, out in enumerate(answers):
+                self.db.execute(
+                    "INSERT OR IGNORE INTO outbox (event_id, seq, channel, user_hash, to_id, reply_token, messages,"
+                    " retry_key, target, event_ts, status, attempts, next_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    [claimed.event_id, seq, out.channel, out.user_hash, out.to_id, out.reply_token,
+                     json.dumps(out.messages, ensure_ascii=False), out.retry_key, out.target, out.event_ts,
+                     now, now])
+            if session is not None:
+                user_hash, data = session
+                if data is None:
+                    self.db.execute("DELETE FROM sessions WHERE user_hash = ?", [user_hash])
+                else:
+                    self.db.execute(
+                        "INSERT INTO sessions (user_hash, channel, data, updated_at, expires_at)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_hash) DO UPDATE SET data = excluded.data,"
+                        " updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                        [user_hash, claimed.channel, json.dumps(data, ensure_ascii=False), now, now + session_ttl])
+            self.db.execute(
+                "UPDATE inbox SET status = 'done', payload = NULL, done_at = ?, result = ?, lease_until = NULL"
+                " WHERE event_id = ?", [now, result, claimed.event_id])
+
+    def fail(self, claimed: Claimed, error: str, now: float | None = None) -> None:
+        """Give up on an event that cannot be processed (kept for the operator, payload cleared)."""
+        now = time.time() if now is None else now
+        self.db.execute("UPDATE inbox SET status = 'failed', payload = NULL, done_at = ?, result = ?"
+                        " WHERE event_id = ?", [now, error[:200], claimed.event_id])
+
+    def release(self, claimed: Claimed) -> None:
+        """Put a claimed event back (processing hit a temporary problem)."""
+        self.db.execute("UPDATE inbox SET status = 'new', lease_until = NULL WHERE event_id = ?", [claimed.event_id])
+
+    # -- sessions -------------------------------------------------------------------------
+    def session(self, user_hash: str, now: float | None = None) -> dict | None:
+        now = time.time() if now is None else now
+        row = self.db.execute("SELECT data FROM sessions WHERE user_hash = ? AND expires_at > ?",
+                              [user_hash, now]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def forget_user(self, user_hash: str) -> None:
+        """Delete everything kept about one user (LINE unfollow)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM sessions WHERE user_hash = ?", [user_hash])
+            self.db.execute("UPDATE inbox SET payload = NULL WHERE user_hash = ? AND status IN ('done', 'failed')",
+                            [user_hash])
+            self.db.execute("UPDATE outbox SET messages = NULL, to_id = NULL, reply_token = NULL, status = 'dropped'"
+                            " WHERE user_hash = ? AND status IN ('pending', 'failed')", [user_hash])
+
+    # -- outbox ---------------------------------------------------------------------------
+    def due(self, worker: str, now: float | None = None, lease: float = LEASE_SECONDS,
+            event_id: str | None = None) -> Delivery | None:
+        """Claim one delivery that is due (or whose sender died mid-send)."""
+        now = time.time() if now is None else now
+        only = "AND event_id = ?" if event_id else ""
+        args: list[Any] = [now + lease, now, now] + ([event_id] if event_id else [])
+        row = self.db.execute(
+            f"""
+            UPDATE outbox SET in_doubt = (status = 'sending'), status = 'sending', lease_until = ?
+            WHERE id = (SELECT id FROM outbox
+                        WHERE ((status = 'pending' AND next_at <= ?) OR (status = 'sending' AND lease_until < ?))
+                        {only} ORDER BY next_at, id LIMIT 1)
+            RETURNING id, event_id, channel, user_hash, to_id, reply_token, messages, retry_key, event_ts,
+                      attempts, attempt_kind, in_doubt, target, created_at
+            """, args).fetchone()
+        if row is None:
+            return None
+        return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "[]"), row[7],
+                        row[8], row[9], row[10], bool(row[11]), row[12], row[13])
+
+    def attempting(self, delivery: Delivery, kind: str) -> None:
+        """Durably note which call is about to go out (used to settle a crash mid-send)."""
+        self.db.execute("UPDATE outbox SET attempt_kind = ?, attempts = attempts + 1 WHERE id = ?",
+                        [kind, delivery.id])
+
+    def delivered(self, delivery: Delivery, kind: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, sent_kind = ?, to_id = NULL, reply_token = NULL,"
+            " messages = NULL, lease_until = NULL WHERE id = ?", [now, kind, delivery.id])
+
+    def retry_later(self, delivery: Delivery, at: float, error: str, *, drop_reply_token: bool = False) -> None:
+        token = ", reply_token = NULL" if drop_reply_token else ""
+        self.db.execute(f"UPDATE outbox SET status = 'pending', next_at = ?, last_error = ?, lease_until = NULL{token}"
+                        " WHERE id = ?", [at, error[:200], delivery.id])
+
+    def give_up(self, delivery: Delivery, error: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ?, sent_at = ?, lease_until = NULL"
+                        " WHERE id = ?", [error[:200], now, delivery.id])
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def depth(self) -> dict[str, int]:
+        inbox = self.db.execute("SELECT count(*) FROM inbox WHERE status IN ('new', 'working')").fetchone()[0]
+        outbox = self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()[0]
+        return {"inbox": inbox, "outbox": outbox}
+
+    def purge(self, older_than: float, now: float | None = None) -> dict[str, int]:
+        """Delete finished rows older than ``older_than`` seconds and expired sessions."""
+        now = time.time() if now is None else now
+        cutoff = now - older_than
+        with self.transaction():
+            a = self.db.execute("DELETE FROM inbox WHERE status IN ('done', 'failed') AND done_at < ?",
+                                [cutoff]).rowcount
+            b = self.db.execute("DELETE FROM outbox WHERE status IN ('sent', 'failed', 'dropped') AND sent_at < ?",
+                                [cutoff]).rowcount
+            c = self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now]).rowcount
+        return {"inbox": a, "outbox": b, "sessions": c}
+
+
+class _Immediate:
+    """BEGIN IMMEDIATE so that writers queue on the lock instead of failing mid-transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.depth_owner = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.depth_owner = True
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.depth_owner:
+            return False
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False

@@ -1,0 +1,69 @@
+"""Flask app factory: LINE webhook, Slack events, health — one app, fresh per call.
+
+A channel whose secrets are unset is switched off with a clear log line; the
+rest keeps working.  The background worker (inbox → triage → outbox → platform)
+starts with the app unless ``start_worker=False`` (tests drive it by hand).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import Flask, jsonify
+
+from .channels import line as line_channel
+from .config import Settings
+from .delivery import LineSender
+from .live import Live, Version
+from .store import Store
+from .worker import Worker
+
+log = logging.getLogger("tsunagu.web")
+
+
+@dataclass
+class Services:
+    """What the app runs on; kept on ``app.extensions["tsunagu"]``."""
+
+    settings: Settings
+    live: Live
+    store: Store
+    worker: Worker
+    channels: dict[str, bool] = field(default_factory=dict)
+
+
+def create_app(settings: Settings | None = None, *, version: Version | None = None,
+               start_worker: bool = True, worker_threads: int = 2) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = line_channel.MAX_BODY
+    live = Live(settings, version)
+    store = Store(settings.db_path, settings.hash_key)
+    processors, senders, channels = {}, {}, {}
+
+    worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads)
+
+    if settings.line_channel_secret and settings.line_channel_access_token:
+        config = line_channel.LineConfig(settings.line_channel_secret, settings.line_channel_access_token,
+                                         settings.line_api_base_url)
+        app.register_blueprint(line_channel.blueprint(config, store, worker.wake))
+        processors["line"] = line_channel.LineProcessor(live.conversation, store)
+        senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store)
+        channels["line"] = True
+    else:
+        log.warning("LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not both set")
+        channels["line"] = False
+
+    services = Services(settings, live, store, worker, channels)
+    app.extensions["tsunagu"] = services
+
+    @app.get("/healthz")
+    def healthz():
+        depth = store.depth()
+        return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels,
+                        "inbox": depth["inbox"], "outbox": depth["outbox"]})
+
+    if start_worker:
+        worker.start()
+    return app

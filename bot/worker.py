@@ -1,0 +1,137 @@
+"""Background workers: claim stored events, answer them, deliver the answers.
+
+Runs as threads inside each server process.  Work is claimed atomically in
+SQLite, so any number of threads and processes can run side by side; a worker
+that dies leaves a lease that runs out, and another one takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Callable, Protocol
+from zoneinfo import ZoneInfo
+
+from .conversation import SESSION_TTL
+from .store import Claimed, Delivery, Outgoing, Store
+
+log = logging.getLogger("tsunagu.worker")
+
+#: A failing event is retried this many times, then answered with the safe fallback.
+MAX_PROCESS_ATTEMPTS = 3
+POLL_SECONDS = 0.2
+
+
+class Processor(Protocol):
+    def process(self, claimed: Claimed, now: datetime) -> tuple[list[Outgoing], object, str]: ...
+
+    def fallback(self, claimed: Claimed) -> list[Outgoing]: ...
+
+
+class Sender(Protocol):
+    def send(self, delivery: Delivery): ...
+
+
+class Worker:
+    def __init__(self, store: Store, processors: dict[str, Processor], senders: dict[str, Sender], *,
+                 timezone: str = "Asia/Tokyo", threads: int = 2, observe: Callable[[str, dict], None] | None = None):
+        self.store = store
+        self.processors = processors
+        self.senders = senders
+        self.tz = ZoneInfo(timezone)
+        self.threads = threads
+        self.observe = observe or (lambda name, info: None)
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._pending_wakes = 0
+        self._threads: list[threading.Thread] = []
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        for i in range(self.threads):
+            t = threading.Thread(target=self._run, name=f"tsunagu-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.wake()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        with self._wake:
+            self._pending_wakes += 1
+            self._wake.notify_all()
+
+    def _sleep(self) -> None:
+        with self._wake:
+            if self._pending_wakes == 0 and not self._stop.is_set():
+                self._wake.wait(POLL_SECONDS)
+            self._pending_wakes = max(0, self._pending_wakes - 1)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _run(self) -> None:
+        me = f"{self.name}/{threading.current_thread().name[-1]}"
+        while not self._stop.is_set():
+            try:
+                if not self.step(me):
+                    self._sleep()
+            except Exception:  # never let one bad row stop the worker
+                log.exception("worker step failed")
+                time.sleep(POLL_SECONDS)
+
+    def step(self, me: str = "main") -> bool:
+        """Do one piece of work; False when there was nothing to do."""
+        claimed = self.store.claim(me)
+        if claimed is not None:
+            self.handle(claimed)
+            while (d := self.store.due(me, event_id=claimed.event_id)) is not None:
+                self.deliver(d)
+            return True
+        d = self.store.due(me)
+        if d is not None:
+            self.deliver(d)
+            return True
+        return False
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Work until nothing is left that is due now (tests, the CLI)."""
+        end = time.time() + timeout
+        while time.time() < end and self.step():
+            pass
+
+    def handle(self, claimed: Claimed) -> None:
+        processor = self.processors.get(claimed.channel)
+        if processor is None:
+            self.store.fail(claimed, f"no processor for channel {claimed.channel}")
+            return
+        started = time.perf_counter()
+        try:
+            answers, session, result = processor.process(claimed, datetime.now(self.tz))
+        except Exception as exc:
+            log.exception("processing %s failed (attempt %d)", claimed.event_id, claimed.attempts)
+            if claimed.attempts < MAX_PROCESS_ATTEMPTS:
+                self.store.release(claimed)
+                return
+            # never drop a message: answer with the safe fallback and keep the failure visible
+            answers, session, result = processor.fallback(claimed), None, f"fallback after {type(exc).__name__}"
+        self.store.complete(claimed, answers, session=session, session_ttl=SESSION_TTL, result=result)
+        self.observe("processed", {"channel": claimed.channel, "kind": claimed.kind, "result": result,
+                                   "seconds": time.perf_counter() - started})
+        log.info("processed %s (%s): %s", claimed.event_id, claimed.kind, result)
+
+    def deliver(self, d: Delivery) -> None:
+        sender = self.senders.get(d.channel)
+        if sender is None:
+            self.store.give_up(d, f"no sender for channel {d.channel}")
+            return
+        outcome = sender.send(d)
+        self.observe("delivery", {"channel": d.channel, "status": outcome.status, "kind": outcome.kind,
+                                  "attempts": d.attempts + 1, "age": time.time() - d.event_ts})

@@ -32,6 +32,7 @@ class Settings:
     slack_api_base_url: str = "https://slack.com/api/"
     slack_escalation_channel: str | None = None
     hash_key: bytes | None = None
+    line_timeout: tuple[float, float] = (3.0, 10.0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -56,4 +57,16 @@ class Settings:
             slack_api_base_url=env.get("SLACK_API_BASE_URL") or base.slack_api_base_url,
             slack_escalation_channel=env.get("SLACK_ESCALATION_CHANNEL") or None,
             hash_key=env["TSUNAGU_HASH_KEY"].encode() if env.get("TSUNAGU_HASH_KEY") else None,
+            line_timeout=_timeout(env.get("LINE_API_TIMEOUT"), base.line_timeout),
         )
+
+
+def _timeout(value: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    """``"3,10"`` (connect, read seconds) or one number for both."""
+    if not value:
+        return default
+    try:
+        parts = [float(x) for x in value.split(",")]
+    except ValueError:
+        return default
+    return (parts[0], parts[-1]) if parts and all(p > 0 for p in parts) else default

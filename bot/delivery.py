@@ -43,6 +43,7 @@ class Outcome:
     kind: str            # reply | push
     detail: str = ""
     retry_at: float = 0.0
+    in_doubt: bool = False   # a timeout: the call may have reached LINE
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -58,6 +59,14 @@ def _retry_after(exc: ApiException) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """A connection that never opened cannot have delivered anything; a read timeout may have."""
+    reason = getattr(exc, "reason", None)
+    refused = isinstance(exc, urllib3.exceptions.NewConnectionError) or isinstance(
+        reason, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
+    return not refused
 
 
 def _invalid_reply_token(exc: ApiException) -> bool:
@@ -86,7 +95,8 @@ class LineSender:
         if outcome.status == "delivered":
             self.store.delivered(d, outcome.kind, now)
         elif outcome.status == "retry" and d.attempts + 1 < MAX_ATTEMPTS and now - d.event_ts < MAX_AGE:
-            self.store.retry_later(d, outcome.retry_at, outcome.detail, drop_reply_token=outcome.kind == "push")
+            self.store.retry_later(d, outcome.retry_at, outcome.detail, drop_reply_token=outcome.kind == "push",
+                                   in_doubt=outcome.in_doubt)
         else:
             self.store.give_up(d, outcome.detail or "gave up", now)
             outcome = Outcome("failed", outcome.kind, outcome.detail)
@@ -98,7 +108,7 @@ class LineSender:
     def _attempt(self, d: Delivery) -> Outcome:
         age = time.time() - d.event_ts
         young = d.reply_token is not None and age < REPLY_MAX_AGE
-        if d.in_doubt and d.attempt_kind == "reply":
+        if d.in_doubt and d.attempt_kind == "reply" and d.reply_token:
             if young:
                 return self._reply(d, in_doubt=True)
             log.warning("line delivery %s: a reply was cut off and its token is too old to check; pushing",
@@ -127,7 +137,8 @@ class LineSender:
                                                                                           _retry_after(exc)))
             return self._push(d) if d.to_id else Outcome("failed", "reply", f"reply {exc.status}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            return Outcome("retry", "reply", f"reply {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
+            return Outcome("retry", "reply", f"reply {type(exc).__name__}", time.time() + backoff(d.attempts + 1),
+                           in_doubt=_may_have_arrived(exc))
 
     def _push(self, d: Delivery) -> Outcome:
         if not d.to_id:
@@ -149,4 +160,5 @@ class LineSender:
                 return Outcome("retry", "push", f"push {exc.status}", time.time() + backoff(d.attempts + 1))
             return Outcome("failed", "push", f"push {exc.status}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            return Outcome("retry", "push", f"push {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
+            return Outcome("retry", "push", f"push {type(exc).__name__}", time.time() + backoff(d.attempts + 1),
+                           in_doubt=_may_have_arrived(exc))

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
@@ -139,6 +139,7 @@ class Store:
                 "reply_token": str, "messages": str, "retry_key": str, "target": str, "event_ts": float,
                 "status": str, "attempt_kind": str, "attempts": int, "next_at": float, "lease_until": float,
                 "last_error": str, "created_at": float, "sent_at": float, "sent_kind": str, "in_doubt": int,
+                "claimed_by": str,
             }, pk="id", if_not_exists=True, defaults={"status": "pending", "attempts": 0})
             db["sessions"].create({
                 "user_hash": str, "channel": str, "data": str, "updated_at": float, "expires_at": float,
@@ -249,10 +250,11 @@ class Store:
         """Claim one delivery that is due (or whose sender died mid-send)."""
         now = time.time() if now is None else now
         only = "AND event_id = ?" if event_id else ""
-        args: list[Any] = [now + lease, now, now] + ([event_id] if event_id else [])
+        args: list[Any] = [worker, now + lease, now, now] + ([event_id] if event_id else [])
         row = self.db.execute(
             f"""
-            UPDATE outbox SET in_doubt = (status = 'sending'), status = 'sending', lease_until = ?
+            UPDATE outbox SET in_doubt = CASE WHEN status = 'sending' THEN 1 ELSE coalesce(in_doubt, 0) END,
+                              status = 'sending', claimed_by = ?, lease_until = ?
             WHERE id = (SELECT id FROM outbox
                         WHERE ((status = 'pending' AND next_at <= ?) OR (status = 'sending' AND lease_until < ?))
                         {only} ORDER BY next_at, id LIMIT 1)
@@ -275,10 +277,12 @@ class Store:
             "UPDATE outbox SET status = 'sent', sent_at = ?, sent_kind = ?, to_id = NULL, reply_token = NULL,"
             " messages = NULL, lease_until = NULL WHERE id = ?", [now, kind, delivery.id])
 
-    def retry_later(self, delivery: Delivery, at: float, error: str, *, drop_reply_token: bool = False) -> None:
+    def retry_later(self, delivery: Delivery, at: float, error: str, *, drop_reply_token: bool = False,
+                    in_doubt: bool = False) -> None:
+        """Try again at ``at``; ``in_doubt``: the last call may have gone through (a timeout)."""
         token = ", reply_token = NULL" if drop_reply_token else ""
-        self.db.execute(f"UPDATE outbox SET status = 'pending', next_at = ?, last_error = ?, lease_until = NULL{token}"
-                        " WHERE id = ?", [at, error[:200], delivery.id])
+        self.db.execute(f"UPDATE outbox SET status = 'pending', next_at = ?, last_error = ?, lease_until = NULL,"
+                        f" in_doubt = ?{token} WHERE id = ?", [at, error[:200], int(in_doubt), delivery.id])
 
     def give_up(self, delivery: Delivery, error: str, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -286,6 +290,26 @@ class Store:
                         " WHERE id = ?", [error[:200], now, delivery.id])
 
     # -- housekeeping ---------------------------------------------------------------------
+    def recover(self, host: str, alive: Callable[[int], bool]) -> int:
+        """Free work claimed on this host by processes that no longer exist (after a crash).
+
+        Claims are ``host:pid:thread``; a claim by a dead pid of this host is released at
+        once instead of waiting for its lease to run out.  Other hosts rely on the lease.
+        """
+        freed = 0
+        for table in ("inbox", "outbox"):
+            rows = self.db.execute(f"SELECT DISTINCT claimed_by FROM {table} WHERE status IN ('working', 'sending')"
+                                   " AND claimed_by LIKE ?", [host + ":%"]).fetchall()
+            for (claim,) in rows:
+                try:
+                    pid = int(claim.split(":")[1])
+                except (IndexError, ValueError):
+                    continue
+                if not alive(pid):
+                    freed += self.db.execute(f"UPDATE {table} SET lease_until = 0 WHERE claimed_by = ?"
+                                             " AND status IN ('working', 'sending')", [claim]).rowcount
+        return freed
+
     def depth(self) -> dict[str, int]:
         inbox = self.db.execute("SELECT count(*) FROM inbox WHERE status IN ('new', 'working')").fetchone()[0]
         outbox = self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()[0]

@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
                                          settings.line_api_base_url)
         app.register_blueprint(line_channel.blueprint(config, store, worker.wake))
         processors["line"] = line_channel.LineProcessor(live.conversation, store)
-        senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store)
+        senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store,
+                                     timeout=settings.line_timeout)
         channels["line"] = True
     else:
         log.warning("LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not both set")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
@@ -24,6 +24,18 @@ log = logging.getLogger("tsunagu.worker")
 #: A failing event is retried this many times, then answered with the safe fallback.
 MAX_PROCESS_ATTEMPTS = 3
 POLL_SECONDS = 0.2
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Processor(Protocol):
@@ -49,10 +61,14 @@ class Worker:
         self._wake = threading.Condition()
         self._pending_wakes = 0
         self._threads: list[threading.Thread] = []
-        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.host = socket.gethostname()
+        self.name = f"{self.host}:{os.getpid()}"
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        freed = self.store.recover(self.host, _alive)
+        if freed:
+            log.warning("took back %d item(s) left half-done by a process that stopped", freed)
         for i in range(self.threads):
             t = threading.Thread(target=self._run, name=f"tsunagu-worker-{i}", daemon=True)
             t.start()
@@ -78,7 +94,7 @@ class Worker:
 
     # -- the loop -------------------------------------------------------------------------
     def _run(self) -> None:
-        me = f"{self.name}/{threading.current_thread().name[-1]}"
+        me = f"{self.name}:{threading.current_thread().name.rsplit('-', 1)[-1]}"
         while not self._stop.is_set():
             try:
                 if not self.step(me):
@@ -87,8 +103,9 @@ class Worker:
                 log.exception("worker step failed")
                 time.sleep(POLL_SECONDS)
 
-    def step(self, me: str = "main") -> bool:
+    def step(self, me: str | None = None) -> bool:
         """Do one piece of work; False when there was nothing to do."""
+        me = me or f"{self.name}:main"
         claimed = self.store.claim(me)
         if claimed is not None:
             self.handle(claimed)

@@ -36,3 +36,11 @@ def triage(loaded):
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture(scope="session")
+def live_version(settings):
+    """The knowledge + conversation a server would run on (built once)."""
+    from bot.live import build
+
+    return build(settings)

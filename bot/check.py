@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from .config import Settings
+from .evaluate import counter_hit, example_ok
 from .issues import Issue
 from .knowledge import KnowledgeError, load
 from .triage.intents import FEW_EXAMPLES
@@ -44,14 +45,14 @@ def _example_issues(triage, now: datetime) -> list[Issue]:
                              f"only {len(spec.examples)} examples", f"{FEW_EXAMPLES}個以上、いろいろな書き方の例文を足してください"))
         for n, text in enumerate(spec.examples):
             d = triage.decide(text, now=now)
-            if d.intent != intent.id:
+            if not example_ok(intent, d):
                 why = ", ".join(f"{k}={v:.1f}" for k, v in sorted(d.scores.items(), key=lambda kv: -kv[1])[:3])
                 out.append(Issue(intent.file, line_of(intent.lines, ("examples", n)), "error",
                                  f"example routes to {d.intent!r}, not {intent.id!r}: {text[:40]}",
                                  f"scores: {why or 'none'}. `tsunagu explain` で理由を確認し、keywords を足すか例文を見直してください"))
         for n, text in enumerate(spec.counter_examples):
             d = triage.decide(text, now=now)
-            if d.intent == intent.id:
+            if counter_hit(intent, d):
                 out.append(Issue(intent.file, line_of(intent.lines, ("counter_examples", n)), "error",
                                  f"counter-example routes here: {text[:40]}",
                                  "この文で反応している keywords の重みを下げるか、他の intent に例文を足してください"))

@@ -102,24 +102,43 @@ class ExampleResult:
     misses: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, text, got)
 
 
+def example_ok(intent, decision) -> bool:
+    """An example routes to its intent; a danger example only needs to raise that emergency (any
+    emergency intent may lead, 110 or 119 first), a modifier example only needs to join in."""
+    if intent.spec.danger is not None:
+        return decision.urgency == "emergency" and intent.id in decision.fired
+    if intent.spec.modifier:
+        return intent.id in decision.fired
+    return decision.intent == intent.id
+
+
+def counter_hit(intent, decision) -> bool:
+    """A counter-example wrongly lands on its intent (for danger intents: raises it as an emergency)."""
+    if intent.spec.danger is not None:
+        return decision.urgency == "emergency" and intent.id in decision.fired
+    if intent.spec.modifier:
+        return intent.id in decision.fired
+    return decision.intent == intent.id
+
+
 def run_examples(triage: Triage, now: datetime) -> dict[str, ExampleResult]:
     results: dict[str, ExampleResult] = {}
     for intent in triage.intents.values():
         r = results.setdefault(intent.id, ExampleResult(intent.id))
         for text in intent.spec.examples:
-            got = triage.decide(text, now=now).intent
+            d = triage.decide(text, now=now)
             r.total += 1
-            if got == intent.id:
+            if example_ok(intent, d):
                 r.correct += 1
             else:
-                r.confused[got] += 1
-                r.misses.append(("example", text, got))
+                r.confused[d.intent] += 1
+                r.misses.append(("example", text, d.intent))
         for text in intent.spec.counter_examples:
-            got = triage.decide(text, now=now).intent
+            d = triage.decide(text, now=now)
             r.counter_total += 1
-            if got == intent.id:
+            if counter_hit(intent, d):
                 r.counter_wrong += 1
-                r.misses.append(("counter", text, got))
+                r.misses.append(("counter", text, d.intent))
     return results
 
 

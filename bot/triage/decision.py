@@ -33,6 +33,7 @@ class Decision:
     law: tuple[Any, ...] = ()
     windows: tuple[Any, ...] = ()
     needs_area: bool = False
+    explain_windows: bool = False   # a question about windows: say what each one does
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON of DESIGN.md, plus a few documented extras."""

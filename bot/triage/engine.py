@@ -15,7 +15,7 @@ from .extract import extract
 from .extract.area import Gazetteer
 from .facts import Area, Facts
 from .intents import Intent
-from .matcher import Hit, Pattern, PhraseIndex, split_parts
+from .matcher import LITERAL, Hit, Pattern, Phrase, PhraseIndex, split_parts
 from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues
 from .tokenize import Tokenizer
 from .text import clean, has_words
@@ -68,22 +68,27 @@ class Triage:
                           f(s.hypothetical), f(s.skip_aux), f(s.question_marks))
 
     def _add(self, owner: str, text: str, weight: float, role: str) -> None:
-        coarse, fine, readings = [], [], []
-        for part in split_parts(str(text)):
-            keys = self.tokenizer.keys(part)
-            if not keys:
-                self.problems.append((owner, str(text), "has no words Sudachi can match (only particles or symbols?)"))
+        parts: list[tuple[Phrase, ...]] = []
+        readings: dict[Phrase, set[str]] = {}
+        for alternatives in split_parts(str(text)):
+            part: list[Phrase] = []
+            for alt in alternatives:
+                if alt.startswith("=") and len(alt) > 1:
+                    part.append((LITERAL, clean(alt[1:])))
+                    continue
+                keys = self.tokenizer.keys(alt)
+                if not keys:
+                    self.problems.append((owner, str(text), f"{alt!r} has no words Sudachi can match "
+                                          "(only particles or symbols? write it as =literal)"))
+                    continue
+                for variant in dict.fromkeys((keys, self.tokenizer.fine_keys(alt))):
+                    part.append(variant)
+                    readings.setdefault(variant, set()).update(self.tokenizer.readings(alt))
+            if not part:
                 return
-            coarse.append(keys)
-            fine.append(self.tokenizer.fine_keys(part))
-            readings.append(self.tokenizer.reading(part))
-        if not coarse:
-            return
-        self.index.add(Pattern(owner, str(text), tuple(coarse), float(weight), role), readings)
-        if fine != coarse:
-            # a compound keyword (暗証番号) also matches its parts written apart (暗証の番号 is rare,
-            # but 屋根瓦 in a message must match the keyword 屋根): index the split form too
-            self.index.add(Pattern(owner, str(text), tuple(fine), float(weight), role))
+            parts.append(tuple(dict.fromkeys(part)))
+        if parts:
+            self.index.add(Pattern(owner, str(text), tuple(parts), float(weight), role), readings)
 
     def _compile(self) -> None:
         for intent in self.intents.values():
@@ -183,8 +188,10 @@ class Triage:
                 law: Sequence[Any], advice: bool = True) -> Decision:
         windows = self._windows(contacts, facts.area, now)
         needs_area = facts.area is None and any(c in self.k.replies.area_sensitive for c in contacts[:2]) \
+            and urgency in ("urgent", "normal") \
             and urgency != "emergency"
         decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,
                             title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
-                            reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area)
+                            reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area,
+                            explain_windows=intent.spec.contacts_from_mentions and advice)
         return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now, advice=advice))

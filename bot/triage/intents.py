@@ -29,6 +29,11 @@ class DangerSpec(BaseModel):
                             description="acts that are an emergency only when happening now (or soon)")
     inherent: list[str] = Field(default_factory=list,
                                 description="emergencies even when told in the past tense (unless long ago)")
+    progressive: bool = Field(True, description="false: a verb in progressive form alone is not 'now' "
+                                                "(plans need a time: 今日, 今夜, これから)")
+    figurative: list[str] = Field(default_factory=list,
+                                  description="text right after an act that makes it a figure of speech here "
+                                              "(e.g. そう: 死にそう)")
 
 
 class AgeRule(BaseModel):
@@ -44,7 +49,8 @@ class IntentSpec(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
-    rule: int = Field(ge=1, le=13, description="POLICY.md rule number; the lowest matching rule decides")
+    rule: int = Field(ge=0, le=13, description="POLICY.md rule number; the lowest matching rule decides "
+                                               "(0: a note about the message itself, e.g. a staff record)")
     contacts: list[str] = Field(default_factory=list, description="contact ids, primary first")
     urgency: Urgency = "normal"
     threshold: float = Field(3.0, gt=0, description="score needed for this intent to count")
@@ -55,6 +61,9 @@ class IntentSpec(BaseModel):
     law: list[str] = Field(default_factory=list, description="consumer-law point ids (responses/consumer_law.yml)")
     danger: DangerSpec | None = None
     older: AgeRule | None = None
+    generic: bool = Field(False, description="a safety net: yields to any other intent of the same rule")
+    modifier: bool = Field(False, description="never leads: only adds its contacts to the worry that does "
+                                              "(e.g. threats add the police line)")
     contacts_from_mentions: bool = Field(
         False, description="contacts are the windows the message names (staff questions)")
     examples: list[str] = Field(min_length=1)

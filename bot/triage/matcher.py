@@ -1,14 +1,23 @@
 """Keyword and phrase matching over Sudachi keys: an index lookup, not a loop.
 
-Admins write keywords in plain Japanese (「点検商法」, 「解約できない」,
-「屋根 & 工事」).  Each keyword is tokenized with the same pipeline as messages,
-so spelling variants meet on the same keys.  A keyword is one or more *phrases*
-joined by ``&``: every phrase must occur in the message (a phrase = a contiguous
-run of keys inside one sentence).
+Admins write keywords in plain Japanese.  Each keyword is tokenized with the same
+pipeline as messages, so spelling variants and conjugations meet on the same keys.
 
-For kana-only writing (「ふとうこう の まご」) Sudachi cannot find the words, so
-phrases are also indexed by their katakana reading and looked up inside runs of
-hiragana.
+Keyword syntax (intent ``keywords:``, ``danger:`` acts, ``_signals.yml`` lists):
+
+- ``点検商法`` — a *phrase*: a contiguous run of keys inside one sentence;
+- ``屋根 & 工事`` — every part must occur somewhere in the message;
+- ``カード|通帳|現金 & 取りに来る`` — ``|`` lists alternatives within a part;
+- ``=記録のみ`` — a literal: matched in the cleaned text as written (particles kept).
+
+A one-word keyword also matches at the start or end of a longer noun (屋根 in
+屋根瓦), and a compound keyword also matches its parts (定期点検 = 定期 点検).
+
+For kana-only writing (「ふとうこう の まご」, half-width 「ｸﾋﾞﾆ ﾍﾞﾙﾄ」) Sudachi cannot
+find the words, so phrases are also indexed by their katakana reading and looked
+up inside runs of kana — only where the kana stands on its own (a kana-only
+message, or a run set apart by spaces or punctuation), never inside the endings
+of ordinary words (出ていきました must not match 定期).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from .text import to_katakana
 from .tokenize import Token
 
 Phrase = tuple[str, ...]
+LITERAL = "\x00="   # first element of a literal phrase: (LITERAL, text)
 
 #: Upper bound of the per-word caches.
 CACHE_LIMIT = 100_000
@@ -29,24 +39,31 @@ CACHE_LIMIT = 100_000
 MIN_AFFIX = 2
 #: Readings shorter than this are too ambiguous to look for inside kana runs.
 MIN_READING = 3
-_KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{%d,}" % MIN_READING)
+#: A message whose letters are at least this share kana is "kana-only writing".
+KANA_SHARE = 0.6
+_KANA = r"\u3041-\u3096\u30a1-\u30fa\u30fc"
+_KANA_RUN = re.compile(rf"[{_KANA}]{{{MIN_READING},}}")
+_LETTER = re.compile(r"[^\W\d_]")
+_KANA_CHAR = re.compile(rf"[{_KANA}]")
+_ALONE_BEFORE = re.compile(r"(?:^|[\s、。,.!?！？「」『』()（）・…])$")
+_ALONE_AFTER = re.compile(r"^(?:$|[\s、。,.!?！？「」『』()（）・…])")
 
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
     """One admin-written keyword of one intent (or one signal list)."""
 
-    owner: str             # intent id or signal name
-    text: str              # as written in the file
-    parts: tuple[Phrase, ...]
+    owner: str                           # intent id, signal name or contact id
+    text: str                            # as written in the file
+    parts: tuple[tuple[Phrase, ...], ...]  # every part must match; any alternative of a part will do
     weight: float = 1.0
-    role: str = "keyword"  # keyword | urgent | now | recent | signal
+    role: str = "keyword"                # keyword | urgent | act | inherent | signal | mention
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     pattern: Pattern
-    spans: tuple[tuple[int, int], ...]  # token index ranges [start, end) of each part (first occurrence)
+    spans: tuple[tuple[int, int], ...]  # token ranges [start, end) of each part (first occurrence)
     last: tuple[tuple[int, int], ...]   # every occurrence of the last part
     via_reading: bool = False
 
@@ -57,33 +74,48 @@ class PhraseIndex:
 
     by_first: dict[str, list[Phrase]] = field(default_factory=lambda: defaultdict(list))
     by_reading: dict[str, list[Phrase]] = field(default_factory=dict)
+    literals: dict[str, Phrase] = field(default_factory=dict)
     patterns_by_phrase: dict[Phrase, list[Pattern]] = field(default_factory=lambda: defaultdict(list))
     max_reading: int = 0
     _affix_cache: dict[str, tuple[Phrase, ...]] = field(default_factory=dict, repr=False)
     _run_cache: dict[str, tuple] = field(default_factory=dict, repr=False)
 
-    def add(self, pattern: Pattern, readings: Sequence[str | None] = ()) -> None:
-        for i, phrase in enumerate(pattern.parts):
-            if phrase not in self.patterns_by_phrase:
-                self.by_first[phrase[0]].append(phrase)
-                reading = readings[i] if i < len(readings) else None
-                if reading and len(reading) >= MIN_READING:
-                    self.by_reading.setdefault(reading, []).append(phrase)
-                    self.max_reading = max(self.max_reading, len(reading))
-            self.patterns_by_phrase[phrase].append(pattern)
+    def add(self, pattern: Pattern, readings: dict[Phrase, Sequence[str]] | None = None) -> None:
+        readings = readings or {}
+        for part in pattern.parts:
+            for phrase in part:
+                if phrase not in self.patterns_by_phrase:
+                    if phrase[0] == LITERAL:
+                        self.literals[phrase[1]] = phrase
+                    else:
+                        self.by_first[phrase[0]].append(phrase)
+                    for reading in readings.get(phrase, ()):
+                        if len(reading) >= MIN_READING:
+                            bucket = self.by_reading.setdefault(reading, [])
+                            if phrase not in bucket:
+                                bucket.append(phrase)
+                            self.max_reading = max(self.max_reading, len(reading))
+                if pattern not in self.patterns_by_phrase[phrase]:
+                    self.patterns_by_phrase[phrase].append(pattern)
 
-    # -- lookup --------------------------------------------------------------------
+    # -- lookup --------------------------------------------------------------------------
     def occurrences(self, tokens: Sequence[Token], text: str = "") -> tuple[dict[Phrase, list[tuple[int, int]]], set[Phrase]]:
         """Where each known phrase occurs: phrase -> [(start, end) token ranges]."""
         found: dict[Phrase, list[tuple[int, int]]] = {}
         keyed = [i for i, t in enumerate(tokens) if t.key is not None]
         self._scan(tokens, keyed, [tokens[i].key for i in keyed], found)
         if any(tokens[i].sub for i in keyed):
-            # the same again with compounds split into parts (屋根瓦 -> 屋根 瓦)
+            # the same again with compounds split into parts (定期点検 -> 定期 点検)
             fine_idx = [i for i in keyed for _ in (tokens[i].sub or (None,))]
             fine_keys = [k for i in keyed for k in (tokens[i].sub or (tokens[i].key,))]
             self._scan(tokens, fine_idx, fine_keys, found)
         self._affixes(tokens, keyed, found)
+        if text and self.literals:
+            for literal, phrase in self.literals.items():
+                at = text.find(literal)
+                while at >= 0:
+                    found.setdefault(phrase, []).append(_token_span(tokens, at, at + len(literal)))
+                    at = text.find(literal, at + 1)
         by_reading: set[Phrase] = set()
         if text and self.by_reading:
             for phrase, span in self._reading_hits(tokens, text):
@@ -111,7 +143,7 @@ class PhraseIndex:
         cache = self._affix_cache
         for i in keyed:
             t = tokens[i]
-            if t.pos != "名詞" or len(t.key) <= MIN_AFFIX:
+            if t.pos != "名詞" or len(t.key) <= MIN_AFFIX or t.key.isascii():
                 continue
             pieces = cache.get(t.key)
             if pieces is None:
@@ -126,9 +158,19 @@ class PhraseIndex:
                     spans.append((i, i + 1))
 
     def _reading_hits(self, tokens: Sequence[Token], text: str) -> Iterable[tuple[Phrase, tuple[int, int]]]:
+        letters = len(_LETTER.findall(text))
+        kana_message = letters > 0 and len(_KANA_CHAR.findall(text)) >= KANA_SHARE * letters
+        starts = {t.start for t in tokens}
         for run in _KANA_RUN.finditer(text):
+            alone = kana_message or (_ALONE_BEFORE.search(text[:run.start()]) is not None
+                                     and _ALONE_AFTER.search(text[run.end():]) is not None)
+            if not alone:
+                continue
             for offset, length, phrases in self._run_hits(run.group()):
-                span = _token_span(tokens, run.start() + offset, run.start() + offset + length)
+                at = run.start() + offset
+                if at not in starts:
+                    continue  # inside a word Sudachi did read (イマシ in ございました)
+                span = _token_span(tokens, at, at + length)
                 for phrase in phrases:
                     yield phrase, span
 
@@ -157,11 +199,17 @@ class PhraseIndex:
             for pattern in self.patterns_by_phrase[phrase]:
                 if id(pattern) in seen:
                     continue
-                if all(part in found for part in pattern.parts):
+                firsts = []
+                for part in pattern.parts:
+                    spans = [found[alt][0] for alt in part if alt in found]
+                    if not spans:
+                        break
+                    firsts.append(min(spans))
+                else:
                     seen.add(id(pattern))
-                    out.append(Hit(pattern, tuple(found[part][0] for part in pattern.parts),
-                                   tuple(found[pattern.parts[-1]]),
-                                   any(part in via_reading for part in pattern.parts)))
+                    last = tuple(sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]}))
+                    reading = any(alt in via_reading for part in pattern.parts for alt in part if alt in found)
+                    out.append(Hit(pattern, tuple(firsts), last, reading))
         return out
 
 
@@ -171,6 +219,11 @@ def _token_span(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int
     return first, last + 1
 
 
-def split_parts(text: str) -> list[str]:
-    """``"屋根 & 工事"`` -> ``["屋根", "工事"]``."""
-    return [p.strip() for p in text.split("&") if p.strip()]
+def split_parts(text: str) -> list[list[str]]:
+    """``"カード|通帳 & 取りに来る"`` -> ``[["カード", "通帳"], ["取りに来る"]]``."""
+    parts = []
+    for part in text.split("&"):
+        alts = [a.strip() for a in part.split("|") if a.strip()]
+        if alts:
+            parts.append(alts)
+    return parts

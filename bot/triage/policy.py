@@ -20,7 +20,7 @@ from .signals import Cues, TokenForms, act_timing, is_question
 from .tokenize import Token
 
 #: Most windows a reply lists (the first screen must say what to do now).
-MAX_CONTACTS = 4
+MAX_CONTACTS = 5
 EMERGENCY_IDS = ("emergency_110", "emergency_119")
 #: With no intent over its threshold, the best one still leads if it reaches this share of it.
 WEAK_SHARE = 0.66
@@ -55,22 +55,23 @@ def score_intents(intents: dict[str, Intent], hits: Sequence[Hit]) -> tuple[dict
 
 
 def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], tokens: Sequence[Token], cues: Cues,
-                   forms: TokenForms) -> tuple[list[str], list[Reason]]:
-    """Rule-1 intents whose acts are happening now (or soon)."""
-    fired: list[str] = []
+                   forms: TokenForms) -> tuple[dict[str, int], list[Reason]]:
+    """Rule-1 intents whose acts are happening now (or soon), with how many acts say so."""
+    fired: dict[str, int] = {}
     reasons: list[Reason] = []
     for hit in hits:
         if hit.pattern.role not in ("act", "inherent") or hit.pattern.owner not in intents:
             continue
         intent = intents[hit.pattern.owner]
         when = intent.spec.danger.when if intent.spec.danger else "now"
+        figurative = frozenset(intent.spec.danger.figurative) if intent.spec.danger else frozenset()
         for span in hit.last:
-            timing = act_timing(span, tokens, cues, forms, when, hit.pattern.role == "inherent")
+            timing = act_timing(span, tokens, cues, forms, when, hit.pattern.role == "inherent", figurative,
+                                progressive=intent.spec.danger.progressive if intent.spec.danger else True)
             reasons.append(Reason("danger", intent.id, hit.pattern.text, timing.reason,
                                   1.0 if timing.now else 0.0))
             if timing.now:
-                if intent.id not in fired:
-                    fired.append(intent.id)
+                fired[intent.id] = fired.get(intent.id, 0) + 1
                 break
     return fired, reasons
 
@@ -91,11 +92,35 @@ def _contacts_of(match: Match, facts: Facts, mentions: Sequence[str]) -> list[st
     return contacts
 
 
-def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float], emergencies: Sequence[str],
+def _weak_best(intents: dict[str, Intent], scores: dict[str, float], mentions: Sequence[str]) -> Match | None:
+    """The best intent below its threshold, if it is close enough to lead a message nothing else claims."""
+    candidates = [(s, i) for i, s in scores.items()
+                  if s > 0 and intents[i].spec.danger is None and not intents[i].spec.modifier
+                  and not (intents[i].spec.contacts_from_mentions and not mentions)
+                  and s >= intents[i].spec.threshold * WEAK_SHARE]
+    if not candidates:
+        return None
+    score, iid = max(candidates)
+    return Match(intents[iid], score)
+
+
+def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, mentions: Sequence[str]) -> tuple[str, ...]:
+    """Primary's first window, then each other worry's first window, then the rest (at most MAX_CONTACTS)."""
+    lists = [_contacts_of(m, facts, mentions) for m in (primary, *others)]
+    ordered: list[str] = []
+    if primary.emergency:
+        ordered += [c for c in lists[0] if c in EMERGENCY_IDS]
+    ordered += lists[0][:1]
+    ordered += [lst[0] for lst in lists[1:] if lst]
+    ordered += [c for lst in lists for c in lst]
+    return tuple(dict.fromkeys(ordered))[:MAX_CONTACTS]
+
+
+def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float], emergencies: dict[str, int],
           hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
           mentions: Sequence[str], today: date, recent_days: int, law_running: bool) -> Routing:
     reasons: list[Reason] = []
-    fired = [Match(intents[i], scores.get(i, 0.0), True) for i in emergencies]
+    fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
     for iid, score in scores.items():
         intent = intents[iid]
         if iid in emergencies or intent.spec.danger is not None:
@@ -104,27 +129,17 @@ def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float]
             continue
         if score >= intent.spec.threshold:
             fired.append(Match(intent, score))
-    fired.sort(key=lambda m: (not m.emergency, m.intent.rule, -m.score))
-    if not fired:
-        best = max(scores.items(), key=lambda kv: kv[1], default=None)
-        if best and best[1] > 0 and intents[best[0]].spec.danger is None \
-                and best[1] >= intents[best[0]].spec.threshold * WEAK_SHARE:
-            fired = [Match(intents[best[0]], best[1])]
-            reasons.append(Reason("fallback", best[0], "weak match", f"score {best[1]:.1f}"))
-        else:
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.intent.rule, m.intent.spec.generic, -m.score))
+    if not fired or fired[0].intent.spec.modifier:
+        best = _weak_best(intents, scores, mentions)
+        if best:
+            fired.insert(0, best)
+            reasons.append(Reason("fallback", best.intent.id, "weak match", f"score {best.score:.1f}"))
+        elif not fired:
             fired = [Match(fallback, 0.0)]
             reasons.append(Reason("fallback", fallback.id, "no intent matched"))
     primary = fired[0]
-
-    contacts: list[str] = []
-    for m in fired:
-        for c in _contacts_of(m, facts, mentions):
-            if c not in contacts:
-                contacts.append(c)
-    if primary.emergency:
-        # both emergency numbers, if present, stay on top; the rest follow
-        contacts.sort(key=lambda c: 0 if c in EMERGENCY_IDS else 1)
-    contacts = contacts[:MAX_CONTACTS]
+    contacts = _ordered_contacts(primary, fired[1:], facts, mentions)
     reasons.append(Reason("contacts", primary.intent.id, " > ".join(contacts),
                           f"rule {primary.intent.rule}: lowest matching rule leads"))
 
@@ -140,6 +155,9 @@ def _urgency(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: 
     spec = primary.intent.spec
     level = URGENCY_ORDER[spec.urgency]
     why = f"default of {primary.intent.id}"
+    if spec.rule == 0:
+        reasons.append(Reason("urgency", primary.intent.id, spec.urgency, "a note about the message itself"))
+        return spec.urgency
     for m in fired[1:]:
         if not m.emergency and URGENCY_ORDER[m.intent.spec.urgency] > level and m.intent.spec.urgency != "info":
             level, why = URGENCY_ORDER[m.intent.spec.urgency], f"default of {m.intent.id}"

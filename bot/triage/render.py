@@ -27,6 +27,7 @@ class FrameSpec(BaseModel):
     area_ask: str
     area_used: str
     human: str
+    window_explain: str = Field("・{label}：{explain}", description="a window described (staff questions)")
     closing: dict[str, str] = Field(default_factory=dict, description="last line per urgency")
 
 
@@ -111,6 +112,12 @@ class Replies:
                     break
         if advice:
             out.extend(self.advice(decision.intent, values))
+        if decision.explain_windows:
+            for c in decision.contacts:
+                spec = directory.contact(c)
+                line = fill(frame.window_explain, {"label": spec.label, "explain": spec.explain})
+                if line:
+                    out.append(line)
         if decision.law:
             out.append("")
             out.append(frame.law_header)

@@ -23,6 +23,10 @@ class SignalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # keyword lists (matched like intent keywords)
     now: list[str]
+    still: list[str] = Field(default_factory=list)
+    alarm: list[str] = Field(default_factory=list)
+    conditional: list[str] = Field(default_factory=list)
+    chronic: list[str] = Field(default_factory=list)
     soon: list[str]
     habitual: list[str]
     distant_past: list[str]
@@ -45,7 +49,7 @@ class SignalSpec(BaseModel):
     recent_days: int = Field(8, ge=0, le=60)
 
 
-KEYWORD_LISTS = ("now", "soon", "habitual", "distant_past", "calm", "reported", "question",
+KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "habitual", "distant_past", "calm", "reported", "question",
                  "situation", "harassment", "deadline", "loss", "status_update")
 
 
@@ -86,6 +90,7 @@ class Cues:
         return {s for s, c, _, _ in self.spans.get("now", ()) if c not in calm}
 
 
+
 def collect_cues(hits: Sequence[Hit], tokens: Sequence[Token]) -> Cues:
     spans: dict[str, list[tuple[int, int, int, int]]] = {}
     for hit in hits:
@@ -102,11 +107,11 @@ class Timing:
     reason: str
 
 
-def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 6) -> list[Token]:
+def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 8) -> list[Token]:
     """Tokens right after an act, skipping voice auxiliaries (られる, させる)."""
     out = []
     for t in tokens[end:end + limit]:
-        if t.pos in ("補助記号",) and t.surface in "。！？!?\n":
+        if t.pos == "補助記号" and t.surface in "。！？!?\n":
             break
         if t.norm in forms.skip_aux and t.pos == "助動詞":
             continue
@@ -114,57 +119,139 @@ def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 6)
     return out
 
 
-def _progressive(after: list[Token], forms: TokenForms) -> bool:
-    """暴れている / 蹴ってる / 殴りよる — but not 暴れていた / 暴れとった (past)."""
-    norms = [t.norm for t in after]
-
-    def not_past(j: int) -> bool:
-        return j >= len(norms) or norms[j] not in forms.past_aux
-
-    for i, n in enumerate(norms[:4]):
-        if n in forms.progressive_aux:
-            return not_past(i + 1)
-        if n in ("て", "で") and i + 1 < len(norms) and norms[i + 1] in forms.progressive_verbs:
-            return not_past(i + 2)
-        if n in forms.past_aux:
-            return False
-    return False
+def _sentence_tail(tokens: Sequence[Token], end: int) -> list[Token]:
+    if end >= len(tokens):
+        return []
+    sentence = tokens[end - 1].sentence if end else 0
+    return [t for t in tokens[end:] if t.sentence == sentence]
 
 
-def _starts_with(after: list[Token], prefixes: frozenset[str]) -> bool:
+def aspect(tail: Sequence[Token], forms: TokenForms) -> str:
+    """The first tense/aspect marker after an act: "progressive", "past" or "" (none).
+
+    暴れている / 蹴ってる / 殴りよる / 乗せようとしている -> progressive; 暴れていた /
+    暴れていました / 殴られた -> past.  Politeness (ます, です) between the marker and
+    た is skipped.
+    """
+    norms = [t.norm for t in tail]
+    n = len(norms)
+
+    def past_after(j: int) -> bool:
+        while j < n and norms[j] in _POLITE:
+            j += 1
+        return j < n and norms[j] in forms.past_aux
+
+    depth = 0
+    after_quote = False
+    for i, norm in enumerate(norms):
+        surface = tail[i].surface
+        if surface in "「『":
+            depth += 1
+            continue
+        if surface in "」』":
+            if depth == 0:
+                return "quoted"  # the act was inside a quotation: someone's words, not what is happening
+            depth -= 1
+            after_quote = depth == 0
+            continue
+        if depth:
+            continue      # a quotation after the act (『来ないで』と言っています) says nothing of its time
+        if not after_quote and (surface == "って" or (
+                norm in _QUOTATIVE and i + 1 < n and norms[i + 1] in _SAYING)):
+            return "reported"  # 取りに行くと言われた / 行ってくるって: the tense belongs to the saying
+        after_quote = False
+        if tail[i].pos == "助詞" and (tail[i].pos2 == "準体助詞" or (
+                tail[i].pos2 == "接続助詞" and norm not in _CHAIN)):
+            return ""  # 出られんのは… / 暴れたけど… / 殴るから…: another clause carries the tense
+        if norm in forms.progressive_aux:
+            j = i + 1
+        elif norm in ("て", "で") and i + 1 < n and norms[i + 1] in forms.progressive_verbs:
+            j = i + 2
+        elif norm in forms.past_aux and tail[i].pos == "助動詞":
+            if _modifies_noun(tail, i + 1):
+                continue  # 言われた口座: a relative clause, not the tense of the act
+            return "past"
+        else:
+            continue
+        if _modifies_noun(tail, j):
+            continue      # 暴れている息子: a relative clause
+        return "past" if past_after(j) else "progressive"
+    return ""
+
+
+_POLITE = frozenset({"ます", "です", "ござる"})
+
+
+def _modifies_noun(tail: Sequence[Token], j: int) -> bool:
+    """A verb form directly before a noun is a relative clause (言われた口座), except before the
+    formal nouns that make a time clause of it (操作したところ, 帰った後, 殴った時)."""
+    return j < len(tail) and tail[j].pos in ("名詞", "代名詞") and tail[j].norm not in _FORMAL_NOUNS
+
+
+_FORMAL_NOUNS = frozenset({"所", "ところ", "後", "あと", "時", "とき", "際", "途端", "瞬間", "直後"})
+_QUOTATIVE = frozenset({"と", "って", "て"})
+#: Conjunctive particles that chain clauses sharing one tense (持って…叫んでいる, 殴ったり蹴ったりしている).
+_CHAIN = frozenset({"て", "で", "ながら", "たり", "だり", "つつ"})
+_SAYING = frozenset({"言う", "話す", "聞く", "申す", "思う", "連絡", "電話", "書く", "伝える", "脅す", "叫ぶ"})
+
+
+def _starts_with(after: list[Token], prefixes: frozenset[str], unless: tuple[str, ...] = ()) -> bool:
     text = "".join(t.surface for t in after)
-    return any(text.startswith(p) for p in prefixes)
+    return any(text.startswith(p) for p in prefixes) and not text.startswith(unless)
 
 
 def act_timing(span: tuple[int, int], tokens: Sequence[Token], cues: Cues, forms: TokenForms,
-               when: str, inherent: bool) -> Timing:
-    """Decide whether the act at ``span`` is an emergency now."""
+               when: str, inherent: bool, figurative: frozenset[str] = frozenset(),
+               progressive: bool = True) -> Timing:
+    """Decide whether the act at ``span`` is an emergency now.
+
+    - inherent acts (an overdose, a farewell note) are emergencies unless told as long ago;
+    - other acts need "now": a now-cue in their sentence, a still-cue there or in the next
+      sentence, progressive aspect on the act's own predicate (not habitual), or — for
+      ``when: soon`` — a soon-cue (today, from now on) while the act is not told as done.
+    Figures of speech, hypotheticals, negations, quotes of news and calm-now block.
+    """
     start, end = span
     sentence = tokens[start].sentence
     after = _after(tokens, end, forms)
-    if _starts_with(after, forms.figurative):
+    if _starts_with(after, forms.figurative | figurative):
         return Timing(False, "figure of speech")
-    if _starts_with(after, forms.hypothetical):
-        return Timing(False, "hypothetical")
+    if _starts_with(after, forms.hypothetical, unless=_HEARSAY):
+        return Timing(False, "hypothetical or negated")
     if sentence in cues.sentences("reported"):
         return Timing(False, "reported (news, someone else's story)")
+    if sentence in cues.sentences("conditional"):
+        return Timing(False, "a condition (もし…)")
     past_here = sentence in cues.sentences("distant_past")
     live = cues.live_now()
-    now_here = sentence in live or (sentence + 1) in live
-    soon_here = when == "soon" and (sentence in cues.sentences("soon") or (sentence + 1) in cues.sentences("soon"))
+    told = aspect(_sentence_tail(tokens, end), forms)
+    alarm = cues.any("alarm")
+    now_here = (bool(live & {sentence - 1, sentence}) or bool(cues.sentences("still") & {sentence, sentence + 1})
+                or alarm)
     if inherent:
         if past_here and not now_here:
             return Timing(False, "long ago")
         return Timing(True, "an emergency in itself")
-    if cues.any("calm") and not now_here:
+    if told == "quoted" and when == "now" and not alarm:
+        return Timing(False, "inside a quotation")   # (a plan quoted, 『今日で終わりにする』って, still counts)
+    if told == "past" and not (sentence in live or alarm):
+        return Timing(False, "told in the past")
+    if when == "now" and cues.any("calm") and not now_here:
         return Timing(False, "calm now")
     if past_here and not now_here:
         return Timing(False, "in the past")
-    if now_here or soon_here:
-        return Timing(True, "now" if now_here else "soon")
-    if _progressive(after, forms) and sentence not in cues.sentences("habitual"):
+    if now_here:
+        return Timing(True, "now")
+    if when == "soon" and told != "past" and cues.sentences("soon") & {sentence, sentence + 1}:
+        return Timing(True, "soon")
+    habitual = cues.sentences("habitual") & {sentence, sentence + 1} or sentence in cues.sentences("chronic")
+    if progressive and told == "progressive" and not habitual:
         return Timing(True, "happening (progressive)")
-    return Timing(False, "not now")
+    return Timing(False, "not now" if told != "past" else "told in the past")
+
+
+#: After たら/だら: hearsay, not a condition (飲んだらしい).
+_HEARSAY = ("たらしい", "だらしい")
 
 
 def is_question(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> bool:
@@ -173,10 +260,6 @@ def is_question(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> bool:
     tail = [t for t in tokens if t.pos not in ("補助記号", "空白")][-2:]
     return any(t.norm in forms.question_marks or t.surface in forms.question_marks for t in tail) \
         or any(t.surface in ("?", "？") for t in tokens[-2:])
-
-
-def phrase_forms(words: Sequence[str], first_norm) -> frozenset[str]:
-    return frozenset(first_norm(w) for w in words)
 
 
 __all__ = ["SignalSpec", "TokenForms", "Cues", "Timing", "collect_cues", "act_timing", "is_question",

@@ -23,6 +23,8 @@ _SENTENCE_MARKS = frozenset("。．!?！？\n")
 _CLAUSE_MARKS = frozenset("、，,;；:：")
 _NO_KEY_POS = frozenset({"助詞", "補助記号", "空白", "記号"})
 _COMPOUND_POS = frozenset({"名詞", "動詞"})
+#: Verbs that only add aspect after て/で (ている, てしまう, ておく): no key of their own there.
+_AUX_VERBS = frozenset({"居る", "仕舞う", "置く", "おく"})
 #: Upper bound of each per-form cache (a few MB at most; new forms past it are just not cached).
 _CACHE_LIMIT = 200_000
 NEGATION_KEY = "ない"
@@ -107,9 +109,13 @@ class Tokenizer:
                     if known is None:
                         known = learn(m, surface, norm, pos_id)
                     key, pos0, pos1, sub, boundary = known
+                    if key in _AUX_VERBS and pos1 == "非自立可能" and out and out[-1].norm in ("て", "で"):
+                        key = None  # 行けていない = 行けない, 買ってしまった = 買った (aspect is read from norms)
                     append(Token(surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
                                  sentence, clause, sub))
-                    if boundary:
+                    if boundary and not (len(out) > 1 and out[-2].end == out[-1].start
+                                         and out[-2].surface[-1:] in _SENTENCE_MARKS):
+                        # 「!!」「。。」 end one sentence, not two
                         clause += 1
                         if boundary == 2:
                             sentence += 1
@@ -189,10 +195,26 @@ class Tokenizer:
         """Keys with compounds split into their mode-A parts (屋根瓦 -> 屋根, 瓦)."""
         return tuple(k for t in self.tokenize(text) if t.key is not None for k in (t.sub or (t.key,)))
 
-    def reading(self, text: str) -> str:
-        """Katakana reading of a phrase (for matching kana-only writing)."""
-        return "".join(to_katakana(m.reading_form()) for m, _ in self._morphemes(text)
-                       if m is not None and m.part_of_speech()[0] not in _NO_KEY_POS)
+    def readings(self, text: str) -> set[str]:
+        """Katakana readings of a phrase, for matching kana-only writing.
+
+        Without particles (屋根工事 -> ヤネコウジ) and with them (家に来た人 -> イエニキタヒト);
+        for a phrase ending in a verb also the stem (首を吊る -> クビヲツ), which the
+        conjugated forms share (くびをつってる).
+        """
+        morphemes = [m for m, _ in self._morphemes(text) if m is not None and m.surface().strip()]
+        if not morphemes:
+            return set()
+        full = "".join(to_katakana(m.reading_form()) for m in morphemes
+                       if m.part_of_speech()[0] not in ("補助記号", "空白"))
+        content = "".join(to_katakana(m.reading_form()) for m in morphemes
+                          if m.part_of_speech()[0] not in _NO_KEY_POS)
+        out = {full}
+        if len(content) >= 4:
+            out.add(content)
+        if morphemes[-1].part_of_speech()[0] == "動詞":
+            out |= {r[:-1] for r in (full, content) if len(r) > 4}
+        return {r for r in out if r}
 
     def raw_norms(self, text: str) -> tuple[str, ...]:
         """Normalized forms without synonyms or dropping (used to compile synonym rules)."""

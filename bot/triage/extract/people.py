@@ -126,6 +126,15 @@ class PeopleLexicon:
             r"(?=で|に|です|だ|、|。|!|\s|$)")
 
     @cached_property
+    def bare_age(self) -> re.Pattern:
+        """An age without 歳 next to a kin word: ４８の息子, ５５になる兄, 息子 ４６, 兄（５３）."""
+        kin = _nouns([*self.family, *self.person])
+        return re.compile(
+            rf"(?<![\d.,])(?P<n>[1-9]\d|[二三四五六七八九]十[一二三四五六七八九]?)"
+            rf"(?:(?P<q>近い|手前|過ぎ|すぎ)の?|になる|の)(?={kin})"
+            rf"|(?:{kin})(?:は|が|も)?[\s、]?(?P<n2>[1-9]\d)(?P<q2>近い|過ぎ)?(?![\d,.万円年月日時分回件個人%])")
+
+    @cached_property
     def age_word_re(self) -> re.Pattern:
         return re.compile(_alternation(self.age_words))
 
@@ -149,12 +158,12 @@ def _approx(n: int, q: str | None) -> tuple[int, int]:
         return n, n + (9 if n % 10 == 0 else 4)
     if q in ("前後", "くらい", "ぐらい", "位"):
         return n - 2, n + 2
-    if q == "近く":
+    if q in ("近く", "近い", "手前"):
         return n - 4, n - 1
     return n, n
 
 
-_YEARS = re.compile(rf"(?<![\d.])(?P<n>{SMALL_NUMBER})(?:歳|才)(?P<q>過ぎ|すぎ|前後|くらい|ぐらい|位|近く)?"
+_YEARS = re.compile(rf"(?<![\d.])(?P<n>{SMALL_NUMBER})(?:歳|才)(?P<q>過ぎ|すぎ|前後|くらい|ぐらい|位|近く|近い|手前)?"
                     r"(?!まで|以上|以下|未満|から|以降|以外)")
 _DECADE = re.compile(r"(?<![\d.])(?P<n>\d{2,3}|[二三四五六七八九]?十|百)代(?P<q>前半|後半|半ば|なかば)?(?!目)")
 _PAST_DECADE = re.compile(r"(?<![\d.])(?P<n>[1-9]0|[二三四五六七八九]十)(?P<q>過ぎ|すぎ)")
@@ -202,6 +211,12 @@ def _age_spans(text: str, lex: PeopleLexicon) -> list[tuple[int, int, int, int, 
         if owned or _CLAUSE_END.match(text, m.end()):
             n = int(m["n"])
             found.append((m.start(), m.end(), n, n, False))
+    for m in lex.bare_age.finditer(text):
+        group = "n" if m["n"] else "n2"
+        n = parse_number(m[group])
+        if n is not None and 10 <= n <= 110:
+            q = m["q"] or m["q2"]
+            found.append((m.start(group), m.end(), *_approx(n, "近く" if q in ("近い", "手前") else q), False))
     for m in lex.first_person_age.finditer(text):
         n = parse_number(m["n"])
         if n is not None and n >= 15:

@@ -22,6 +22,13 @@ from .text import clean, has_words
 from . import policy
 from .consumer_law import contract_date
 
+#: Keywords about what was extracted rather than words: ``$amount: 1`` scores when a sum of money is named.
+FACT_KEYWORDS = {
+    "$amount": lambda facts: bool(facts.amounts),
+    "$big_amount": lambda facts: any(a.yen >= 100_000 for a in facts.amounts),
+    "$young": lambda facts: any(a.high < 30 and not (a.writer or a.parent) for a in facts.ages),
+    "$over49": lambda facts: any(a.low > 49 and not (a.writer or a.parent) for a in facts.ages),
+}
 #: Memoised (contacts, area, minute) -> windows entries before the cache is emptied.
 WINDOW_CACHE = 4096
 #: Roles a pattern can have in the index (see :class:`bot.triage.matcher.Pattern`).
@@ -58,6 +65,7 @@ class Triage:
         self.forms = self._token_forms(knowledge.signals)
         self.problems: list[tuple[str, str, str]] = []  # (owner, text, problem) for `check`
         self._window_cache: dict[tuple, tuple] = {}
+        self.fact_keywords: list[tuple[str, str, float]] = []  # ($amount …) scored from the extracted facts
         self._compile()
 
     # -- compile -------------------------------------------------------------------
@@ -68,6 +76,13 @@ class Triage:
                           f(s.hypothetical), f(s.skip_aux), f(s.question_marks))
 
     def _add(self, owner: str, text: str, weight: float, role: str) -> None:
+        if str(text).startswith("$"):
+            if str(text) not in FACT_KEYWORDS:
+                self.problems.append((owner, str(text), "is not a known fact keyword (" +
+                                      ", ".join(FACT_KEYWORDS) + ")"))
+            elif role == "keyword":
+                self.fact_keywords.append((owner, str(text), float(weight)))
+            return
         parts: list[tuple[Phrase, ...]] = []
         readings: dict[Phrase, set[str]] = {}
         for alternatives in split_parts(str(text)):
@@ -88,7 +103,8 @@ class Triage:
                 return
             parts.append(tuple(dict.fromkeys(part)))
         if parts:
-            self.index.add(Pattern(owner, str(text), tuple(parts), float(weight), role), readings)
+            ordered = "+" in str(text) and "&" not in str(text)
+            self.index.add(Pattern(owner, str(text), tuple(parts), float(weight), role, ordered), readings)
 
     def _compile(self) -> None:
         for intent in self.intents.values():
@@ -125,6 +141,10 @@ class Triage:
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
         scores, reasons = policy.score_intents(self.intents, hits)
+        for owner, name, weight in self.fact_keywords:
+            if FACT_KEYWORDS[name](facts):
+                scores[owner] = scores.get(owner, 0.0) + weight
+                reasons.append(Reason("keyword", owner, name, "fact", weight))
         emergencies, danger_reasons = policy.danger_matches(self.intents, hits, tokens, cues, self.forms)
         mentions = self._mentions(hits)
         law_ids = self._law_ids(scores, emergencies, facts)
@@ -164,7 +184,7 @@ class Triage:
     def _law(self, law_ids: list[str], facts: Facts, today) -> tuple:
         if not law_ids:
             return ()
-        ages = [a for a in facts.ages if not a.writer]
+        ages = [a for a in facts.ages if not a.writer and not a.parent]
         minor = None if not ages else max(a.high for a in ages) < 18
         return tuple(self.k.law.points(law_ids, contract_date=contract_date(facts.dates, today), today=today,
                                        minor=minor))

@@ -59,6 +59,7 @@ class AgeMention:
     writer: bool       # True when the age is the writer's own (私も75で, 62歳の母です)
     start: int = 0
     end: int = 0
+    parent: bool = False  # a parent's age (60代母・30代息子): not the person the worry is about
 
 
 @dataclass(frozen=True, slots=True)

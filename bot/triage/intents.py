@@ -62,6 +62,11 @@ class IntentSpec(BaseModel):
     danger: DangerSpec | None = None
     older: AgeRule | None = None
     generic: bool = Field(False, description="a safety net: yields to any other intent of the same rule")
+    yields_to: list[str] = Field(default_factory=list,
+                                 description="intents that lead instead of this one when both match "
+                                             "(more specific worries of a later rule)")
+    short_only: int | None = Field(None, ge=1, description="counts only in messages of at most this many words "
+                                                          "(greetings: a long story that says こんにちは is not one)")
     modifier: bool = Field(False, description="never leads: only adds its contacts to the worry that does "
                                               "(e.g. threats add the police line)")
     contacts_from_mentions: bool = Field(

@@ -8,6 +8,7 @@ Keyword syntax (intent ``keywords:``, ``danger:`` acts, ``_signals.yml`` lists):
 - ``点検商法`` — a *phrase*: a contiguous run of keys inside one sentence;
 - ``屋根 & 工事`` — every part must occur somewhere in the message;
 - ``カード|通帳|現金 & 取りに来る`` — ``|`` lists alternatives within a part;
+- ``学校 + 行かない`` — the parts in this order inside one sentence (closer than ``&``);
 - ``=記録のみ`` — a literal: matched in the cleaned text as written (particles kept).
 
 A one-word keyword also matches at the start or end of a longer noun (屋根 in
@@ -42,7 +43,8 @@ MIN_READING = 3
 #: A message whose letters are at least this share kana is "kana-only writing".
 KANA_SHARE = 0.6
 _KANA = r"\u3041-\u3096\u30a1-\u30fa\u30fc"
-_KANA_RUN = re.compile(rf"[{_KANA}]{{{MIN_READING},}}")
+#: A run of kana, single spaces allowed inside (kana-only writers space their words: もう かえらない).
+_KANA_RUN = re.compile(rf"[{_KANA}](?:[{_KANA}]|[ \u3000](?=[{_KANA}]))*")
 _LETTER = re.compile(r"[^\W\d_]")
 _KANA_CHAR = re.compile(rf"[{_KANA}]")
 _ALONE_BEFORE = re.compile(r"(?:^|[\s、。,.!?！？「」『』()（）・…])$")
@@ -58,6 +60,7 @@ class Pattern:
     parts: tuple[tuple[Phrase, ...], ...]  # every part must match; any alternative of a part will do
     weight: float = 1.0
     role: str = "keyword"                # keyword | urgent | act | inherent | signal | mention
+    ordered: bool = False                # "A + B": the parts in this order inside one sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +169,16 @@ class PhraseIndex:
                                      and _ALONE_AFTER.search(text[run.end():]) is not None)
             if not alone:
                 continue
-            for offset, length, phrases in self._run_hits(run.group()):
-                at = run.start() + offset
+            raw = run.group()
+            where = [run.start() + i for i, ch in enumerate(raw) if not ch.isspace()]
+            compact = "".join(ch for ch in raw if not ch.isspace())
+            if len(compact) < MIN_READING:
+                continue
+            for offset, length, phrases in self._run_hits(compact):
+                at, end = where[offset], where[offset + length - 1] + 1
                 if at not in starts:
                     continue  # inside a word Sudachi did read (イマシ in ございました)
-                span = _token_span(tokens, at, at + length)
+                span = _token_span(tokens, at, end)
                 for phrase in phrases:
                     yield phrase, span
 
@@ -199,18 +207,41 @@ class PhraseIndex:
             for pattern in self.patterns_by_phrase[phrase]:
                 if id(pattern) in seen:
                     continue
-                firsts = []
-                for part in pattern.parts:
-                    spans = [found[alt][0] for alt in part if alt in found]
-                    if not spans:
-                        break
-                    firsts.append(min(spans))
-                else:
+                firsts = _in_order(pattern, found, tokens) if pattern.ordered else _anywhere(pattern, found)
+                if firsts is not None:
                     seen.add(id(pattern))
                     last = tuple(sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]}))
                     reading = any(alt in via_reading for part in pattern.parts for alt in part if alt in found)
                     out.append(Hit(pattern, tuple(firsts), last, reading))
         return out
+
+
+def _anywhere(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]]) -> list[tuple[int, int]] | None:
+    firsts = []
+    for part in pattern.parts:
+        spans = [found[alt][0] for alt in part if alt in found]
+        if not spans:
+            return None
+        firsts.append(min(spans))
+    return firsts
+
+
+def _in_order(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]],
+              tokens: Sequence[Token]) -> list[tuple[int, int]] | None:
+    """The parts one after another inside one sentence (学校 + 行かない, not 学校とうまくいかない…)."""
+    starts = sorted({s for alt in pattern.parts[0] if alt in found for s in found[alt]})
+    for first in starts:
+        chain = [first]
+        sentence = tokens[first[0]].sentence
+        for part in pattern.parts[1:]:
+            after = [s for alt in part if alt in found for s in found[alt]
+                     if s[0] >= chain[-1][1] and tokens[s[0]].sentence == sentence]
+            if not after:
+                break
+            chain.append(min(after))
+        else:
+            return chain
+    return None
 
 
 def _token_span(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int]:
@@ -220,9 +251,9 @@ def _token_span(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int
 
 
 def split_parts(text: str) -> list[list[str]]:
-    """``"カード|通帳 & 取りに来る"`` -> ``[["カード", "通帳"], ["取りに来る"]]``."""
+    """``"カード|通帳 & 取りに来る"`` -> ``[["カード", "通帳"], ["取りに来る"]]`` (``+`` works the same way)."""
     parts = []
-    for part in text.split("&"):
+    for part in re.split(r"[&+]", text):
         alts = [a.strip() for a in part.split("|") if a.strip()]
         if alts:
             parts.append(alts)

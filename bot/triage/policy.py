@@ -77,7 +77,7 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], tokens: Sequ
 
 
 def _subject_age(facts: Facts) -> int | None:
-    ages = [a.low for a in facts.ages if not a.writer]
+    ages = [a.low for a in facts.ages if not a.writer and not a.parent]
     return max(ages) if ages else None
 
 
@@ -92,11 +92,13 @@ def _contacts_of(match: Match, facts: Facts, mentions: Sequence[str]) -> list[st
     return contacts
 
 
-def _weak_best(intents: dict[str, Intent], scores: dict[str, float], mentions: Sequence[str]) -> Match | None:
+def _weak_best(intents: dict[str, Intent], scores: dict[str, float], mentions: Sequence[str],
+               words: int) -> Match | None:
     """The best intent below its threshold, if it is close enough to lead a message nothing else claims."""
     candidates = [(s, i) for i, s in scores.items()
                   if s > 0 and intents[i].spec.danger is None and not intents[i].spec.modifier
                   and not (intents[i].spec.contacts_from_mentions and not mentions)
+                  and not (intents[i].spec.short_only is not None and words > intents[i].spec.short_only)
                   and s >= intents[i].spec.threshold * WEAK_SHARE]
     if not candidates:
         return None
@@ -119,6 +121,7 @@ def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, men
 def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float], emergencies: dict[str, int],
           hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
           mentions: Sequence[str], today: date, recent_days: int, law_running: bool) -> Routing:
+    words = sum(1 for t in tokens if t.key is not None)
     reasons: list[Reason] = []
     fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
     for iid, score in scores.items():
@@ -127,11 +130,15 @@ def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float]
             continue
         if intent.spec.contacts_from_mentions and not mentions:
             continue
+        if intent.spec.short_only is not None and words > intent.spec.short_only:
+            continue
         if score >= intent.spec.threshold:
             fired.append(Match(intent, score))
-    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.intent.rule, m.intent.spec.generic, -m.score))
+    ids = {m.intent.id for m in fired}
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, bool(ids & set(m.intent.spec.yields_to)),
+                              m.intent.rule, m.intent.spec.generic, -m.score))
     if not fired or fired[0].intent.spec.modifier:
-        best = _weak_best(intents, scores, mentions)
+        best = _weak_best(intents, scores, mentions, words)
         if best:
             fired.insert(0, best)
             reasons.append(Reason("fallback", best.intent.id, "weak match", f"score {best.score:.1f}"))

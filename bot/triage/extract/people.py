@@ -224,6 +224,9 @@ def _age_spans(text: str, lex: PeopleLexicon) -> list[tuple[int, int, int, int, 
     return found
 
 
+_PARENT_AFTER = re.compile(r"の?(?:母|父|夫|妻|主人|祖母|祖父|両親|親|お母さん|お父さん|母親|父親|女性利用者|利用者)")
+
+
 def _is_writer(text: str, start: int, end: int, lex: PeopleLexicon) -> bool:
     if lex.self_intro.match(text, end):
         return True
@@ -238,7 +241,8 @@ def find_ages(text: str, lex: PeopleLexicon = DEFAULT_LEXICON) -> list[AgeMentio
         if out and start < out[-1].end or not 0 <= low <= high <= 120:
             continue
         writer = forced or _is_writer(text, start, end, lex)
-        out.append(AgeMention(low, high, text[start:end], writer, start, end))
+        parent = not writer and bool(_PARENT_AFTER.match(text, end))
+        out.append(AgeMention(low, high, text[start:end], writer, start, end, parent))
     return out
 
 

@@ -6,6 +6,7 @@ Pure: no files, no network, no clock.  Everything it knows comes in a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
@@ -50,6 +51,14 @@ class Knowledge:
     replies: Any            # bot.triage.render.Replies
     windows: dict[str, list[str]]  # contact id -> names people use for it
     version: str = ""
+
+
+_PLACE_HINTS = re.compile(r"[都道府県市区町村郡〒]|\d{3}-?\d{4}")
+
+
+def _may_name_a_place(text: str, tokens: Sequence) -> bool:
+    """Cheap gate before the place-name scan: a place suffix, a postal code or a proper noun."""
+    return bool(_PLACE_HINTS.search(text)) or any(t.pos2 == "固有名詞" for t in tokens)
 
 
 class Triage:
@@ -137,7 +146,7 @@ class Triage:
         tokens = self.tokenizer.tokenize(cleaned)
         hits = self.index.hits(tokens, cleaned)
         cues = collect_cues(hits, tokens)
-        facts = extract(cleaned, today, self.k.gazetteer)
+        facts = extract(cleaned, today, self.k.gazetteer, look_for_area=_may_name_a_place(cleaned, tokens))
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
         scores, reasons = policy.score_intents(self.intents, hits)

@@ -47,8 +47,7 @@ _KANA = r"\u3041-\u3096\u30a1-\u30fa\u30fc"
 _KANA_RUN = re.compile(rf"[{_KANA}](?:[{_KANA}]|[ \u3000](?=[{_KANA}]))*")
 _LETTER = re.compile(r"[^\W\d_]")
 _KANA_CHAR = re.compile(rf"[{_KANA}]")
-_ALONE_BEFORE = re.compile(r"(?:^|[\s、。,.!?！？「」『』()（）・…])$")
-_ALONE_AFTER = re.compile(r"^(?:$|[\s、。,.!?！？「」『』()（）・…])")
+_SEPARATORS = frozenset("、。,.!?！？「」『』()（）・…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +80,9 @@ class PhraseIndex:
     patterns_by_phrase: dict[Phrase, list[Pattern]] = field(default_factory=lambda: defaultdict(list))
     max_reading: int = 0
     _affix_cache: dict[str, tuple[Phrase, ...]] = field(default_factory=dict, repr=False)
+    _literal_re: re.Pattern | None = field(default=None, repr=False)
+    _anchors: dict[Phrase, list[Pattern]] | None = field(default=None, repr=False)
+    _overlaps: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _run_cache: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     def add(self, pattern: Pattern, readings: dict[Phrase, Sequence[str]] | None = None) -> None:
@@ -90,6 +92,9 @@ class PhraseIndex:
                 if phrase not in self.patterns_by_phrase:
                     if phrase[0] == LITERAL:
                         self.literals[phrase[1]] = phrase
+                        self._literal_re = None
+                        self._overlaps = {a: tuple(b for b in self.literals if b in a)
+                                          for a in self.literals if any(b != a and b in a for b in self.literals)}
                     else:
                         self.by_first[phrase[0]].append(phrase)
                     for reading in readings.get(phrase, ()):
@@ -100,6 +105,7 @@ class PhraseIndex:
                             self.max_reading = max(self.max_reading, len(reading))
                 if pattern not in self.patterns_by_phrase[phrase]:
                     self.patterns_by_phrase[phrase].append(pattern)
+        self._anchors = None
 
     # -- lookup --------------------------------------------------------------------------
     def occurrences(self, tokens: Sequence[Token], text: str = "") -> tuple[dict[Phrase, list[tuple[int, int]]], set[Phrase]]:
@@ -114,11 +120,16 @@ class PhraseIndex:
             self._scan(tokens, fine_idx, fine_keys, found)
         self._affixes(tokens, keyed, found)
         if text and self.literals:
-            for literal, phrase in self.literals.items():
-                at = text.find(literal)
-                while at >= 0:
-                    found.setdefault(phrase, []).append(_token_span(tokens, at, at + len(literal)))
-                    at = text.find(literal, at + 1)
+            if self._literal_re is None:
+                self._literal_re = re.compile("|".join(
+                    re.escape(x) for x in sorted(self.literals, key=len, reverse=True)))
+            for m in self._literal_re.finditer(text):
+                # overlapping literals (a shorter one inside a longer one) are checked one by one
+                for literal in self._overlaps.get(m.group(), (m.group(),)):
+                    at = text.find(literal, m.start(), m.end())
+                    if at >= 0:
+                        found.setdefault(self.literals[literal], []).append(
+                            _token_span(tokens, at, at + len(literal)))
         by_reading: set[Phrase] = set()
         if text and self.by_reading:
             for phrase, span in self._reading_hits(tokens, text):
@@ -161,14 +172,22 @@ class PhraseIndex:
                     spans.append((i, i + 1))
 
     def _reading_hits(self, tokens: Sequence[Token], text: str) -> Iterable[tuple[Phrase, tuple[int, int]]]:
-        letters = len(_LETTER.findall(text))
-        kana_message = letters > 0 and len(_KANA_CHAR.findall(text)) >= KANA_SHARE * letters
-        starts = {t.start for t in tokens}
+        kana_message = None
+        starts = None
         for run in _KANA_RUN.finditer(text):
-            alone = kana_message or (_ALONE_BEFORE.search(text[:run.start()]) is not None
-                                     and _ALONE_AFTER.search(text[run.end():]) is not None)
-            if not alone:
+            if len(run.group()) < MIN_READING:
                 continue
+            before = text[run.start() - 1] if run.start() else " "
+            after = text[run.end()] if run.end() < len(text) else " "
+            alone = (before.isspace() or before in _SEPARATORS) and (after.isspace() or after in _SEPARATORS)
+            if not alone:
+                if kana_message is None:
+                    letters = len(_LETTER.findall(text))
+                    kana_message = letters > 0 and len(_KANA_CHAR.findall(text)) >= KANA_SHARE * letters
+                if not kana_message:
+                    continue
+            if starts is None:
+                starts = {t.start for t in tokens}
             raw = run.group()
             where = [run.start() + i for i, ch in enumerate(raw) if not ch.isspace()]
             compact = "".join(ch for ch in raw if not ch.isspace())
@@ -199,17 +218,35 @@ class PhraseIndex:
                 self._run_cache[run] = hits
         return hits
 
+    def _anchor_index(self) -> dict[Phrase, list[Pattern]]:
+        """Each pattern filed under the alternatives of its least common part only.
+
+        A pattern can match only if that part is found, so the other parts are checked
+        just for the few patterns whose anchor turned up (not for every 息子 or 電話).
+        """
+        if self._anchors is None:
+            uses = {phrase: len(patterns) for phrase, patterns in self.patterns_by_phrase.items()}
+            patterns = {id(p): p for ps in self.patterns_by_phrase.values() for p in ps}
+            anchors: dict[Phrase, list[Pattern]] = defaultdict(list)
+            for pattern in patterns.values():
+                part = min(pattern.parts, key=lambda alts: sum(uses.get(a, 0) for a in alts))
+                for alt in part:
+                    anchors[alt].append(pattern)
+            self._anchors = dict(anchors)
+        return self._anchors
+
     def hits(self, tokens: Sequence[Token], text: str = "") -> list[Hit]:
         found, via_reading = self.occurrences(tokens, text)
+        anchors = self._anchor_index()
         seen: set[int] = set()
         out: list[Hit] = []
         for phrase in found:
-            for pattern in self.patterns_by_phrase[phrase]:
+            for pattern in anchors.get(phrase, ()):
                 if id(pattern) in seen:
                     continue
+                seen.add(id(pattern))
                 firsts = _in_order(pattern, found, tokens) if pattern.ordered else _anywhere(pattern, found)
                 if firsts is not None:
-                    seen.add(id(pattern))
                     last = tuple(sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]}))
                     reading = any(alt in via_reading for part in pattern.parts for alt in part if alt in found)
                     out.append(Hit(pattern, tuple(firsts), last, reading))

@@ -142,7 +142,7 @@ class Replies:
         if decision.needs_area:
             out.append("")
             out.append(frame.area_ask)
-        elif facts.area and decision.windows:
+        elif facts.area and any(w.level in ("municipal", "prefectural") for w in decision.windows):
             used = fill(frame.area_used, values)
             if used:
                 out.append(used)

@@ -18,11 +18,15 @@ __all__ = ["Gazetteer", "PeopleLexicon", "extract", "find_ages", "find_amounts",
            "find_dates", "find_signer", "load_people_lexicon"]
 
 
-def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFAULT_LEXICON) -> Facts:
-    """Everything :mod:`bot.triage.extract` finds in ``text`` (already cleaned)."""
+def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFAULT_LEXICON, *,
+            look_for_area: bool = True) -> Facts:
+    """Everything :mod:`bot.triage.extract` finds in ``text`` (already cleaned).
+
+    ``look_for_area=False`` skips the place-name scan (the caller knows there is none).
+    """
     signer, signer_text = find_signer(text, people)
     return Facts(
-        area=find_area(text, gaz),
+        area=find_area(text, gaz) if look_for_area else None,
         dates=tuple(find_dates(text, today)),
         amounts=tuple(find_amounts(text)),
         ages=tuple(find_ages(text, people)),

@@ -186,6 +186,31 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, config
     run(host, port, workers=workers, threads=threads, config_file=config_file)
 
 
+@cli.group()
+def review() -> None:
+    """The review queue: answers staff marked 「判定が違う」 in Slack."""
+
+
+@review.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file (default: stdout).")
+@click.option("--all", "include_all", is_flag=True, help="Include entries exported before.")
+def review_export(out: str | None, include_all: bool) -> None:
+    """Write the queue as ready-to-paste examples for the intent files, then mark it exported."""
+    from .review import export_reviews
+    from .store import Store
+
+    settings = Settings.from_env()
+    store = Store(settings.db_path, settings.hash_key)
+    text, ids = export_reviews(store.reviews(include_exported=include_all))
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        click.echo(f"{len(ids)} example(s) written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+    store.mark_exported(ids)
+
+
 def main() -> None:
     cli(prog_name="tsunagu")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .mask import mask
 from .triage.decision import Decision
 from .triage.engine import Triage
 from .triage.extract import find_area
@@ -26,6 +27,10 @@ from .yamlio import load_with_lines
 
 #: How long the area and the last worry are remembered (seconds).
 SESSION_TTL = 30 * 24 * 3600
+#: Longest excerpt of a family's (masked) words passed to staff with consent.
+EXCERPT_CHARS = 300
+#: A "はい" counts as consent only this soon after the question (seconds).
+CONSENT_SECONDS = 24 * 3600
 
 
 class ConversationTexts(BaseModel):
@@ -42,6 +47,11 @@ class ConversationTexts(BaseModel):
     location_unknown: str
     quick_replies: dict[str, str]
     card: dict[str, str]
+    consent_question: str
+    consent_yes_words: list[str]
+    consent_no_words: list[str]
+    consent_thanks: str
+    consent_declined: str
 
 
 def load_texts(responses_dir: Path) -> ConversationTexts:
@@ -58,6 +68,8 @@ class Turn:
     decision: Decision | None
     session: dict | None          # the new session (None: forget it)
     ask_area: bool = False
+    ask_consent: bool = False
+    escalation: dict | None = None  # the family said yes: what staff may be told (masked)
 
 
 def _area_dict(area: Area) -> dict:
@@ -74,10 +86,13 @@ def area_from(data: dict | None) -> Area | None:
 
 
 class Conversation:
-    def __init__(self, triage: Triage, texts: ConversationTexts):
+    def __init__(self, triage: Triage, texts: ConversationTexts, *, escalation: bool = False):
         self.triage = triage
         self.texts = texts
+        self.escalation = escalation
         self._reset = {clean(w) for w in texts.reset_words}
+        self._yes = {clean(w) for w in texts.consent_yes_words}
+        self._no = {clean(w) for w in texts.consent_no_words}
 
     def greeting(self) -> Turn:
         return Turn("greeting", self.texts.greeting, None, None)
@@ -86,15 +101,25 @@ class Conversation:
         return Turn("not_text", self.texts.not_text, None, session)
 
     def on_text(self, text: str, session: dict | None, now: datetime) -> Turn:
-        if clean(text) in self._reset:
+        said = clean(text).rstrip("。!！")
+        if said in self._reset:
             return Turn("reset", self.texts.reset_reply, None, None)
+        pending = (session or {}).get("pending_consent")
+        if pending and now.timestamp() - pending.get("asked_at", 0) > CONSENT_SECONDS:
+            pending = None  # asked too long ago: a "はい" now answers something else
+        if pending and said in self._yes:
+            data = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
+            return Turn("consented", self.texts.consent_thanks, None, data, escalation=dict(pending))
+        if pending and said in self._no:
+            data = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
+            return Turn("declined", self.texts.consent_declined, None, data)
         known_area = area_from(session)
         decision = self.triage.decide(text, now=now, area=known_area)
         new_area = decision.facts.area if decision.facts.area and decision.facts.area.source != "session" else None
         only_area = new_area is not None and decision.intent in (self.triage.fallback.id, self.triage.empty.id)
         if only_area:
             return self._area_given(new_area, session, now)
-        return self._answer(decision, session)
+        return self._answer(decision, session, text, now)
 
     def on_location(self, address: str, session: dict | None, now: datetime) -> Turn:
         area = find_area(clean(address or ""), self.triage.k.gazetteer)
@@ -114,12 +139,22 @@ class Conversation:
             return Turn("area_followup", f"{header}\n\n{decision.reply}".strip(), decision, data)
         return Turn("area_only", fill(self.texts.area_only, {"area": place}) or "", None, data)
 
-    def _answer(self, decision: Decision, session: dict | None) -> Turn:
-        data: dict[str, Any] = dict(session or {})
+    def _answer(self, decision: Decision, session: dict | None, text: str, now: datetime) -> Turn:
+        data: dict[str, Any] = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
         if decision.facts.area is not None:
             data["area"] = _area_dict(decision.facts.area)
         if decision.intent not in (self.triage.fallback.id, self.triage.empty.id) and decision.contacts:
             data["last"] = {"intent": decision.intent, "contacts": list(decision.contacts),
                             "urgency": decision.urgency}
         data["awaiting_area"] = bool(decision.needs_area)
-        return Turn("answer", decision.reply, decision, data, ask_area=decision.needs_area)
+        reply, ask = decision.reply, False
+        if self.escalation and decision.urgency in ("emergency", "urgent") and decision.contacts:
+            area = decision.facts.area
+            data["pending_consent"] = {
+                "intent": decision.intent, "title": decision.title, "urgency": decision.urgency,
+                "area": (area.municipality or area.pref) if area else "",
+                "excerpt": mask(text, self.triage.tokenizer)[:EXCERPT_CHARS],
+                "asked_at": now.timestamp(),
+            }
+            reply, ask = f"{reply}\n\n{self.texts.consent_question}", True
+        return Turn("answer", reply, decision, data, ask_area=decision.needs_area, ask_consent=ask)

@@ -162,3 +162,48 @@ class LineSender:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             return Outcome("retry", "push", f"push {type(exc).__name__}", time.time() + backoff(d.attempts + 1),
                            in_doubt=_may_have_arrived(exc))
+
+
+class SlackSender:
+    """Posts Slack answers (thread replies, escalation alerts) with retries."""
+
+    def __init__(self, client, store: Store, on_result=None):
+        self.client = client
+        self.store = store
+        self.on_result = on_result or (lambda outcome, delivery: None)
+
+    def send(self, d: Delivery) -> Outcome:
+        from slack_sdk.errors import SlackApiError
+
+        message = (d.messages or [{}])[0]
+        self.store.attempting(d, "post")
+        try:
+            kwargs = {"channel": d.target, "text": message.get("text") or "", "blocks": message.get("blocks")}
+            if message.get("thread_ts"):
+                kwargs["thread_ts"] = message["thread_ts"]
+            response = self.client.chat_postMessage(**kwargs)
+            if message.get("case_no"):
+                self.store.posted(message["case_no"], response.get("channel") or d.target or "",
+                                  response.get("ts") or "")
+            outcome = Outcome("delivered", "post")
+        except SlackApiError as exc:
+            error = (exc.response or {}).get("error", "error") if hasattr(exc.response, "get") else "error"
+            retry_after = None
+            try:
+                retry_after = float(exc.response.headers.get("Retry-After"))
+            except (AttributeError, TypeError, ValueError):
+                pass
+            outcome = Outcome("retry", "post", f"slack {error}", time.time() + backoff(d.attempts + 1, retry_after))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            outcome = Outcome("retry", "post", f"slack {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
+        now = time.time()
+        if outcome.status == "delivered":
+            self.store.delivered(d, "post", now)
+        elif d.attempts + 1 < MAX_ATTEMPTS:
+            self.store.retry_later(d, outcome.retry_at, outcome.detail)
+        else:
+            self.store.give_up(d, outcome.detail, now)
+            outcome = Outcome("failed", "post", outcome.detail)
+            log.error("slack delivery %s failed for good: %s", d.event_id, outcome.detail)
+        self.on_result(outcome, d)
+        return outcome

@@ -23,9 +23,12 @@ class Version:
         return self.loaded.version
 
 
-def build(settings: Settings) -> Version:
+def build(settings: Settings, *, escalation: bool | None = None) -> Version:
+    """Load everything; ``escalation``: ask families for consent to tell staff (default: Slack is set up)."""
     loaded = load(settings)
-    return Version(loaded, Conversation(loaded.triage, load_texts(settings.responses_dir)))
+    if escalation is None:
+        escalation = settings.slack_enabled and bool(settings.slack_escalation_channel)
+    return Version(loaded, Conversation(loaded.triage, load_texts(settings.responses_dir), escalation=escalation))
 
 
 class Live:

@@ -145,6 +145,15 @@ class Store:
                 "user_hash": str, "channel": str, "data": str, "updated_at": float, "expires_at": float,
             }, pk="user_hash", if_not_exists=True)
             db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db["escalations"].create({
+                "case_no": str, "created_at": float, "intent": str, "title": str, "urgency": str, "area": str,
+                "excerpt": str, "status": str, "taken_by": str, "taken_name": str, "taken_at": float,
+                "slack_channel": str, "slack_ts": str,
+            }, pk="case_no", if_not_exists=True, defaults={"status": "open"})
+            db["reviews"].create({
+                "id": int, "created_at": float, "text": str, "predicted": str, "correct": str,
+                "reviewer": str, "exported_at": float,
+            }, pk="id", if_not_exists=True)
             db["inbox"].create_index(["status", "received_at"], if_not_exists=True)
             db["inbox"].create_index(["user_hash"], if_not_exists=True)
             db["outbox"].create_index(["event_id", "seq"], unique=True, if_not_exists=True)
@@ -192,10 +201,17 @@ class Store:
         return Claimed(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"), row[7])
 
     def complete(self, claimed: Claimed, answers: list[Outgoing], *, session: tuple[str, dict | None] | None = None,
-                 session_ttl: float = 0, result: str = "", now: float | None = None) -> None:
+                 session_ttl: float = 0, result: str = "", now: float | None = None,
+                 escalation: dict | None = None) -> None:
         """Record the answer, the session change and "done" in one transaction (idempotent)."""
         now = time.time() if now is None else now
         with self.transaction():
+            if escalation is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO escalations (case_no, created_at, intent, title, urgency, area, excerpt,"
+                    " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
+                    [escalation["case_no"], now, escalation["intent"], escalation["title"], escalation["urgency"],
+                     escalation.get("area") or "", escalation.get("excerpt") or ""])
             for seq, out in enumerate(answers):
                 self.db.execute(
                     "INSERT OR IGNORE INTO outbox (event_id, seq, channel, user_hash, to_id, reply_token, messages,"
@@ -289,6 +305,43 @@ class Store:
         self.db.execute("UPDATE outbox SET status = 'failed', last_error = ?, sent_at = ?, lease_until = NULL"
                         " WHERE id = ?", [error[:200], now, delivery.id])
 
+    # -- escalations and the review queue --------------------------------------------------
+    def escalation(self, case_no: str) -> dict | None:
+        row = self.db.execute("SELECT case_no, intent, title, urgency, area, excerpt, status, taken_by, taken_name,"
+                              " taken_at, created_at FROM escalations WHERE case_no = ?", [case_no]).fetchone()
+        keys = ("case_no", "intent", "title", "urgency", "area", "excerpt", "status", "taken_by", "taken_name",
+                "taken_at", "created_at")
+        return dict(zip(keys, row)) if row else None
+
+    def take_escalation(self, case_no: str, who: str, name: str, now: float | None = None) -> dict | None:
+        """Record that a staff member took the case (the first one wins); return the case."""
+        now = time.time() if now is None else now
+        self.db.execute("UPDATE escalations SET status = 'taken', taken_by = ?, taken_name = ?, taken_at = ?"
+                        " WHERE case_no = ? AND status = 'open'", [who, name, now, case_no])
+        return self.escalation(case_no)
+
+    def posted(self, case_no: str, channel: str, ts: str) -> None:
+        self.db.execute("UPDATE escalations SET slack_channel = ?, slack_ts = ? WHERE case_no = ?",
+                        [channel, ts, case_no])
+
+    def add_review(self, text: str, predicted: str, correct: str, reviewer: str, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        cur = self.db.execute("INSERT INTO reviews (created_at, text, predicted, correct, reviewer)"
+                              " VALUES (?, ?, ?, ?, ?)", [now, text, predicted, correct, reviewer])
+        return cur.lastrowid
+
+    def reviews(self, include_exported: bool = False) -> list[dict]:
+        where = "" if include_exported else " WHERE exported_at IS NULL"
+        rows = self.db.execute(f"SELECT id, created_at, text, predicted, correct, reviewer FROM reviews{where}"
+                               " ORDER BY id").fetchall()
+        return [dict(zip(("id", "created_at", "text", "predicted", "correct", "reviewer"), r)) for r in rows]
+
+    def mark_exported(self, ids: Iterable[int], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self.transaction():
+            for i in ids:
+                self.db.execute("UPDATE reviews SET exported_at = ? WHERE id = ?", [now, i])
+
     # -- housekeeping ---------------------------------------------------------------------
     def recover(self, host: str, alive: Callable[[int], bool]) -> int:
         """Free work claimed on this host by processes that no longer exist (after a crash).
@@ -325,7 +378,10 @@ class Store:
             b = self.db.execute("DELETE FROM outbox WHERE status IN ('sent', 'failed', 'dropped') AND sent_at < ?",
                                 [cutoff]).rowcount
             c = self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now]).rowcount
-        return {"inbox": a, "outbox": b, "sessions": c}
+            d = self.db.execute("DELETE FROM escalations WHERE created_at < ?", [cutoff]).rowcount
+            e = self.db.execute("DELETE FROM reviews WHERE exported_at IS NOT NULL AND exported_at < ?",
+                                [cutoff]).rowcount
+        return {"inbox": a, "outbox": b, "sessions": c, "escalations": d, "reviews": e}
 
 
 class _Immediate:

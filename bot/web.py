@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Flask, jsonify
 
 from .channels import line as line_channel
 from .config import Settings
-from .delivery import LineSender
+from .delivery import LineSender, SlackSender
 from .live import Live, Version
 from .store import Store
 from .worker import Worker
@@ -31,6 +33,7 @@ class Services:
     store: Store
     worker: Worker
     channels: dict[str, bool] = field(default_factory=dict)
+    slack_app: object | None = None
 
 
 def create_app(settings: Settings | None = None, *, version: Version | None = None,
@@ -38,25 +41,49 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = line_channel.MAX_BODY
+    tz = ZoneInfo(settings.timezone)
     live = Live(settings, version)
     store = Store(settings.db_path, settings.hash_key)
-    processors, senders, channels = {}, {}, {}
-
+    processors: dict = {}
+    senders: dict = {}
+    channels: dict[str, bool] = {}
     worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads)
+    services = Services(settings, live, store, worker, channels)
 
-    if settings.line_channel_secret and settings.line_channel_access_token:
+    alert = None
+    if settings.slack_enabled:
+        from .channels import slack as slack_channel
+
+        texts = slack_channel.load_slack_texts(settings.responses_dir)
+        config = slack_channel.SlackConfig(settings.slack_signing_secret, settings.slack_bot_token,
+                                           settings.slack_api_base_url, settings.slack_escalation_channel)
+        bolt = slack_channel.build_app(config, store, live, worker.wake, lambda: datetime.now(tz), texts)
+        app.register_blueprint(slack_channel.blueprint(bolt))
+        processors["slack"] = slack_channel.SlackProcessor(live, texts)
+        senders["slack"] = SlackSender(bolt.client, store)
+        services.slack_app = bolt
+        channels["slack"] = True
+        if settings.slack_escalation_channel:
+            channel = settings.slack_escalation_channel
+            alert = lambda case, ts: slack_channel.alert_outgoing(case, texts, channel, ts)  # noqa: E731
+        else:
+            log.warning("Slack is on but SLACK_ESCALATION_CHANNEL is not set: urgent LINE cases are not escalated")
+    else:
+        log.warning("Slack is off: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are not both set")
+        channels["slack"] = False
+
+    if settings.line_enabled:
         config = line_channel.LineConfig(settings.line_channel_secret, settings.line_channel_access_token,
                                          settings.line_api_base_url)
         app.register_blueprint(line_channel.blueprint(config, store, worker.wake))
-        processors["line"] = line_channel.LineProcessor(live.conversation, store)
+        processors["line"] = line_channel.LineProcessor(live.conversation, store, alert)
         senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store,
                                      timeout=settings.line_timeout)
         channels["line"] = True
     else:
-        log.warning("LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not both set")
+        log.warning("LINE is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not both set")
         channels["line"] = False
 
-    services = Services(settings, live, store, worker, channels)
     app.extensions["tsunagu"] = services
 
     @app.get("/healthz")

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
@@ -38,8 +39,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@dataclass
+class Processed:
+    """What handling one event produced (written in one transaction)."""
+
+    answers: list[Outgoing]
+    session: tuple[str, dict | None] | None = None
+    result: str = ""
+    escalation: dict | None = None
+
+
 class Processor(Protocol):
-    def process(self, claimed: Claimed, now: datetime) -> tuple[list[Outgoing], object, str]: ...
+    def process(self, claimed: Claimed, now: datetime) -> Processed: ...
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]: ...
 
@@ -131,18 +142,19 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            answers, session, result = processor.process(claimed, datetime.now(self.tz))
+            done = processor.process(claimed, datetime.now(self.tz))
         except Exception as exc:
             log.exception("processing %s failed (attempt %d)", claimed.event_id, claimed.attempts)
             if claimed.attempts < MAX_PROCESS_ATTEMPTS:
                 self.store.release(claimed)
                 return
             # never drop a message: answer with the safe fallback and keep the failure visible
-            answers, session, result = processor.fallback(claimed), None, f"fallback after {type(exc).__name__}"
-        self.store.complete(claimed, answers, session=session, session_ttl=SESSION_TTL, result=result)
-        self.observe("processed", {"channel": claimed.channel, "kind": claimed.kind, "result": result,
+            done = Processed(processor.fallback(claimed), result=f"fallback after {type(exc).__name__}")
+        self.store.complete(claimed, done.answers, session=done.session, session_ttl=SESSION_TTL,
+                            result=done.result, escalation=done.escalation)
+        self.observe("processed", {"channel": claimed.channel, "kind": claimed.kind, "result": done.result,
                                    "seconds": time.perf_counter() - started})
-        log.info("processed %s (%s): %s", claimed.event_id, claimed.kind, result)
+        log.info("processed %s (%s): %s", claimed.event_id, claimed.kind, done.result)
 
     def deliver(self, d: Delivery) -> None:
         sender = self.senders.get(d.channel)

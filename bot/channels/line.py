@@ -13,15 +13,17 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from linebot.v3.webhook import SignatureValidator
 
 from ..conversation import Conversation, Turn
 from ..store import Claimed, InboxEvent, Outgoing, Store
+from ..triage.render import fill
+from ..worker import Processed
 from .line_messages import build_messages
 
 log = logging.getLogger("tsunagu.line")
@@ -110,11 +112,13 @@ def inbox_event(event: dict, store: Store) -> InboxEvent:
 class LineProcessor:
     """Turns one stored LINE event into the answer to send (and the session change)."""
 
-    def __init__(self, conversation: Callable[[], Conversation], store: Store):
+    def __init__(self, conversation: Callable[[], Conversation], store: Store,
+                 alert: Callable[[dict, float], Outgoing] | None = None):
         self._conversation = conversation
         self.store = store
+        self.alert = alert  # builds the Slack alert for a case the family agreed to share
 
-    def process(self, claimed: Claimed, now: datetime) -> tuple[list[Outgoing], Any, str]:
+    def process(self, claimed: Claimed, now: datetime) -> Processed:
         event = claimed.payload
         kind = claimed.kind
         conv = self._conversation()
@@ -123,7 +127,7 @@ class LineProcessor:
         if kind == "unfollow":
             if user_hash:
                 self.store.forget_user(user_hash)
-            return [], (user_hash, None) if user_hash else None, "forgotten"
+            return Processed([], (user_hash, None) if user_hash else None, "forgotten")
         if kind == "follow":
             turn = conv.greeting()
         elif kind == "message:text":
@@ -133,10 +137,16 @@ class LineProcessor:
         elif kind.removeprefix("message:") in NOT_TEXT:
             turn = conv.not_text(session)
         else:
-            return [], None, f"ignored {kind}"
+            return Processed([], None, f"ignored {kind}")
+        escalation = None
+        extra: list[Outgoing] = []
+        if turn.escalation is not None and self.alert is not None:
+            escalation = {**turn.escalation, "case_no": case_number(claimed.event_id, now)}
+            extra.append(self.alert(escalation, claimed.event_ts))
+            turn = replace(turn, text=fill(turn.text, {"case_no": escalation["case_no"]}) or turn.text)
         answer = self._outgoing(claimed, turn, conv)
         new_session = (user_hash, turn.session) if user_hash and turn.kind != "greeting" else None
-        return [answer] if answer else [], new_session, _result(turn)
+        return Processed(([answer] if answer else []) + extra, new_session, _result(turn), escalation)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
         """The safe answer when processing keeps failing: nothing is ever left unanswered."""
@@ -154,6 +164,14 @@ class LineProcessor:
         return Outgoing(channel="line", user_hash=claimed.user_hash, to_id=_source_id(event),
                         reply_token=event.get("replyToken"), messages=messages,
                         retry_key=retry_key(claimed.event_id), event_ts=claimed.event_ts)
+
+
+def case_number(event_id: str, now: datetime) -> str:
+    """A short case number staff and the family can quote: date + 4 characters from the event."""
+    digest = hashlib.sha256(event_id.encode()).digest()
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    code = "".join(alphabet[b % len(alphabet)] for b in digest[:4])
+    return f"{now:%m%d}-{code}"
 
 
 def _result(turn: Turn) -> str:

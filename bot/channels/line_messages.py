@@ -70,6 +70,9 @@ def contact_card(windows, texts: ConversationTexts) -> dict | None:
 def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
     """The messages of one answer, most important first (at most 5)."""
     quick: list[dict] = []
+    if turn.ask_consent:
+        quick.append(quick_text(texts.quick_replies["consent_yes"]))
+        quick.append(quick_text(texts.quick_replies["consent_no"]))
     if turn.ask_area:
         quick.append(quick_location(texts.quick_replies["send_location"]))
     if turn.decision is not None and turn.kind in ("answer", "area_followup"):

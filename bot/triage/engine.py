@@ -53,7 +53,7 @@ class Knowledge:
     version: str = ""
 
 
-_PLACE_HINTS = re.compile(r"[都道府県市区町村郡〒]|\d{3}-?\d{4}")
+_PLACE_HINTS = re.compile(r"[都道府県市区町村郡〒]|\d{3}\s*[-ー－‐―−]?\s*\d{4}")
 
 
 def _may_name_a_place(text: str, tokens: Sequence) -> bool:

@@ -143,6 +143,7 @@ def aspect(tail: Sequence[Token], forms: TokenForms) -> str:
 
     depth = 0
     after_quote = False
+    pending = ""
     for i, norm in enumerate(norms):
         surface = tail[i].surface
         if surface in "「『":
@@ -158,11 +159,11 @@ def aspect(tail: Sequence[Token], forms: TokenForms) -> str:
             continue      # a quotation after the act (『来ないで』と言っています) says nothing of its time
         if not after_quote and (surface == "って" or (
                 norm in _QUOTATIVE and i + 1 < n and norms[i + 1] in _SAYING)):
-            return "reported"  # 取りに行くと言われた / 行ってくるって: the tense belongs to the saying
+            return pending or "reported"  # 取りに行くと言われた / 行ってくるって: the tense belongs to the saying
         after_quote = False
         if tail[i].pos == "助詞" and (tail[i].pos2 == "準体助詞" or (
                 tail[i].pos2 == "接続助詞" and norm not in _CHAIN)):
-            return ""  # 出られんのは… / 暴れたけど… / 殴るから…: another clause carries the tense
+            return pending  # 出られんのは… / 暴れたけど… / 殴るから…: another clause carries the tense
         if norm in forms.progressive_aux:
             j = i + 1
         elif norm in ("て", "で") and i + 1 < n and norms[i + 1] in forms.progressive_verbs:
@@ -175,8 +176,13 @@ def aspect(tail: Sequence[Token], forms: TokenForms) -> str:
             continue
         if _modifies_noun(tail, j):
             continue      # 暴れている息子: a relative clause
-        return "past" if past_after(j) else "progressive"
-    return ""
+        if past_after(j):
+            return "past"
+        if j < n and (norms[j] in ("て", "で") or tail[j].surface in "、,"):
+            pending = "progressive"  # 操作してて、…でした: the chain's last verb tells the tense
+            continue
+        return "progressive"
+    return pending
 
 
 _POLITE = frozenset({"ます", "です", "ござる"})

@@ -41,6 +41,7 @@ class Token(NamedTuple):
     sentence: int
     clause: int
     sub: tuple[str, ...] = ()  # keys of the mode-A parts of a compound (定期点検 -> 定期, 点検)
+    pos3: str = ""             # third POS level (人名, 地名, …)
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class Tokenizer:
                     known = info.get((surface, norm, pos_id))
                     if known is None:
                         known = learn(m, surface, norm, pos_id)
-                    key, pos0, pos1, sub, boundary = known
+                    key, pos0, pos1, sub, boundary, pos2 = known
                     if key in _AUX_VERBS and pos1 == "非自立可能" and out and out[-1].norm in ("て", "で"):
                         key = None  # 行けていない = 行けない, 買ってしまった = 買った (aspect is read from norms)
                     append(Token(surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
-                                 sentence, clause, sub))
+                                 sentence, clause, sub, pos2))
                     if boundary and not (len(out) > 1 and out[-2].end == out[-1].start
                                          and out[-2].surface[-1:] in _SENTENCE_MARKS):
                         # 「!!」「。。」 end one sentence, not two
@@ -142,7 +143,7 @@ class Tokenizer:
             boundary = 1
         else:
             boundary = 0
-        known = (key, pos[0], pos[1], sub, boundary)
+        known = (key, pos[0], pos[1], sub, boundary, pos[2])
         if len(self._info) < _CACHE_LIMIT:
             self._info[(surface, norm, pos_id)] = known
         return known

@@ -224,7 +224,7 @@ def _age_spans(text: str, lex: PeopleLexicon) -> list[tuple[int, int, int, int, 
     return found
 
 
-_PARENT_AFTER = re.compile(r"の?(?:母|父|夫|妻|主人|祖母|祖父|両親|親|お母さん|お父さん|母親|父親|女性利用者|利用者)")
+_PARENT_AFTER = re.compile(r"の?(?:母|父|祖母|祖父|両親|親|お母さん|お父さん|母親|父親)")
 
 
 def _is_writer(text: str, start: int, end: int, lex: PeopleLexicon) -> bool:

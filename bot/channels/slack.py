@@ -1,0 +1,298 @@
+"""Slack channel (slack-bolt on the same Flask app): staff ask, urgent family cases reach them.
+
+- ``/tsunagu TEXT`` — acknowledged at once with the triage as Block Kit; ``/tsunagu 窓口 AREA``
+  looks up the windows of an area; ``/tsunagu help`` explains.
+- ``@つなぐ …`` (app_mention) — stored in the inbox before Slack gets its 200 (deduplicated on
+  ``event_id``, so Slack's retries never double-post), answered in the thread by the worker.
+- Escalation alerts (from LINE, with the family's consent) carry a 「対応します」 button that
+  records who took the case and updates the message.
+- 「判定が違う」 menus put the message and the right category into the review queue.
+
+Bolt verifies ``X-Slack-Signature`` (5-minute window) and answers ``url_verification``.
+No ``auth.test`` at start-up: ``authorize=`` returns the bot token directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, request
+from pydantic import BaseModel, ConfigDict
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from ..mask import mask
+from ..store import Claimed, InboxEvent, Outgoing, Store
+from ..worker import Processed
+from ..triage.decision import Decision
+from ..triage.engine import Triage
+from ..triage.extract import find_area
+from ..triage.render import fill
+from ..triage.text import clean
+from ..yamlio import load_with_lines
+
+log = logging.getLogger("tsunagu.slack")
+
+SECTION_MAX = 3000   # Block Kit: text of a section
+OPTIONS_MAX = 100    # Block Kit: options of a static_select
+BLOCK_ID_MAX = 255   # Block Kit: block_id
+REVIEW_ACTION = "tsunagu_review"
+TAKE_ACTION = "tsunagu_take"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class SlackTexts(BaseModel):
+    """``responses/slack.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    help: str
+    area_usage: str
+    area_header: str
+    area_contacts: list[str]
+    urgency_labels: dict[str, str]
+    triage: dict[str, str]
+    alert: dict[str, str]
+
+
+def load_slack_texts(responses_dir) -> SlackTexts:
+    data, _ = load_with_lines(responses_dir / "slack.yml")
+    return SlackTexts.model_validate(data)
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    signing_secret: str
+    bot_token: str
+    api_base_url: str
+    escalation_channel: str | None
+
+
+# -- Block Kit -----------------------------------------------------------------------------------
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}
+
+
+def _windows_text(windows) -> str:
+    lines = []
+    for w in windows:
+        phone = f" ☎ {w.phone.display}" if w.phone else ""
+        hours = f"（{w.hours}）" if w.hours else ""
+        lines.append(f"• {w.name}{phone}{hours}")
+    return "\n".join(lines)
+
+
+def triage_blocks(d: Decision, texts: SlackTexts, triage: Triage, message: str) -> list[dict]:
+    """The triage of a staff message: urgency, category, windows, law points, why, and the review menu."""
+    t = texts.triage
+    area = d.facts.area
+    fields = [
+        {"type": "mrkdwn", "text": f"*{t['category']}*\n{d.title}"},
+        {"type": "mrkdwn", "text": f"*{t['urgency']}*\n{texts.urgency_labels.get(d.urgency, d.urgency)}"},
+    ]
+    blocks: list[dict] = [{"type": "section", "fields": fields}]
+    windows = _windows_text(d.windows) or t["no_windows"]
+    where = f"（{area.municipality or area.pref}）" if area else ""
+    blocks.append(_section(f"*{t['windows']}{where}*\n{windows}"))
+    if d.law:
+        law = "\n".join(f"• {p.title}" + (f"：{p.deadline_text}" if p.deadline_text and p.running else "")
+                        for p in d.law[:3])
+        blocks.append(_section(f"*{t['law']}*\n{law}"))
+    why = [r.text for r in d.reasons if r.kind in ("keyword", "danger") and (r.weight > 0)][:6]
+    rules = [r.detail for r in d.reasons if r.kind == "urgency"]
+    context = "、".join(why) + (f" ／ {rules[0]}" if rules else "")
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{t['why']}：{context}"[:3000]}]})
+    blocks.append(review_menu(d.intent, triage, t["review_placeholder"], message))
+    return blocks
+
+
+def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) -> dict:
+    """A static_select of every intent; the chosen one goes to the review queue with the message.
+
+    The (masked) message rides in the block_id, so a menu under an ephemeral answer — whose
+    text Slack does not send back — still knows what it was about.
+    """
+    options = [{"text": {"type": "plain_text", "text": i.spec.title[:75]}, "value": i.id}
+               for i in triage.intents.values() if i.id not in ("empty_message",)][:OPTIONS_MAX]
+    asked = mask(message, triage.tokenizer).replace("|", "｜")
+    block_id = f"review|{predicted}|{asked}"[:BLOCK_ID_MAX]
+    return {"type": "actions", "block_id": block_id,
+            "elements": [{"type": "static_select", "action_id": REVIEW_ACTION,
+                          "placeholder": {"type": "plain_text", "text": placeholder[:150]},
+                          "options": options}]}
+
+
+def alert_blocks(case: dict, texts: SlackTexts, taken: str | None = None) -> list[dict]:
+    a = texts.alert
+    urgency = texts.urgency_labels.get(case["urgency"], case["urgency"])
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": fill(a["header"], {"urgency": urgency})[:150]}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*{a['case']}*\n{case['case_no']}"},
+            {"type": "mrkdwn", "text": f"*{a['urgency']}*\n{urgency}"},
+            {"type": "mrkdwn", "text": f"*{a['category']}*\n{case['title']}"},
+            {"type": "mrkdwn", "text": f"*{a['area']}*\n{case.get('area') or a['area_unknown']}"},
+        ]},
+        _section(f"*{a['excerpt']}*\n>{case.get('excerpt') or '—'}"),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": a["note"]}]},
+    ]
+    if taken:
+        blocks.append(_section(taken))
+    else:
+        blocks.append({"type": "actions", "block_id": f"take|{case['case_no']}", "elements": [
+            {"type": "button", "action_id": TAKE_ACTION, "style": "primary", "value": case["case_no"],
+             "text": {"type": "plain_text", "text": a["take"]}}]})
+    return blocks
+
+
+def alert_outgoing(case: dict, texts: SlackTexts, channel: str, event_ts: float) -> Outgoing:
+    urgency = texts.urgency_labels.get(case["urgency"], case["urgency"])
+    text = f"{fill(texts.alert['header'], {'urgency': urgency})} {case['case_no']}"
+    return Outgoing(channel="slack", user_hash=None, to_id=None, reply_token=None,
+                    messages=[{"text": text, "blocks": alert_blocks(case, texts), "case_no": case["case_no"]}],
+                    retry_key=f"alert:{case['case_no']}", event_ts=event_ts, target=channel)
+
+
+# -- the Bolt app --------------------------------------------------------------------------------
+def _area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) -> list[dict]:
+    area = find_area(clean(text), triage.k.gazetteer)
+    if area is None:
+        return [_section(texts.area_usage)]
+    directory = triage.k.directory
+    lines = []
+    for cid in texts.area_contacts:
+        windows = directory.windows(cid, area, now)[:2]
+        if windows:
+            lines.append(f"*{directory.contact(cid).label}*\n{_windows_text(windows)}")
+    header = fill(texts.area_header, {"area": area.municipality or area.pref}) or ""
+    return [_section(header)] + [_section(x) for x in lines]
+
+
+def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None], clock: Callable[[], datetime],
+              texts: SlackTexts) -> App:
+    client = WebClient(token=config.bot_token, base_url=config.api_base_url,
+                       retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)])
+
+    def authorize(enterprise_id=None, team_id=None, user_id=None, logger=None, **_):
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=config.bot_token,
+                               bot_id="B-tsunagu", bot_user_id=None)
+
+    app = App(signing_secret=config.signing_secret, client=client, authorize=authorize,
+              process_before_response=False, ignoring_self_events_enabled=False)
+
+    @app.middleware
+    def durable_events(body, next):  # noqa: A002 - Bolt's argument names
+        """app_mention events go to the inbox (deduplicated) before Slack gets its 200."""
+        if body.get("type") == "event_callback":
+            event = body.get("event") or {}
+            if event.get("type") == "app_mention" and not event.get("bot_id"):
+                event_id = str(body.get("event_id") or "")
+                user = event.get("user") or ""
+                fresh = store.accept([InboxEvent(f"slack:{event_id}", "slack", "app_mention",
+                                                 store.user_hash("slack", user) if user else None,
+                                                 float(event.get("event_ts") or body.get("event_time") or time.time()),
+                                                 {"event": event, "team": body.get("team_id")})])
+                if fresh[0]:
+                    wake()
+            return BoltResponse(status=200, body="")  # every other event type is not used
+        return next()
+
+    @app.command("/tsunagu")
+    def command(ack, command):
+        text = (command.get("text") or "").strip()
+        triage = live.current.loaded.triage
+        if not text or text.lower() in ("help", "ヘルプ", "使い方", "つかいかた"):
+            ack(response_type="ephemeral", text=texts.help, blocks=[_section(texts.help)])
+            return
+        head, _, rest = text.partition(" ")
+        if head in ("窓口", "まどぐち") or clean(head) == "窓口":
+            blocks = _area_lookup(rest, triage, texts, clock())
+            ack(response_type="ephemeral", text=rest, blocks=blocks)
+            return
+        d = triage.decide(text, now=clock())
+        ack(response_type="ephemeral", text=f"{d.title}（{texts.urgency_labels.get(d.urgency, d.urgency)}）",
+            blocks=triage_blocks(d, texts, triage, text))
+
+    @app.action(REVIEW_ACTION)
+    def review(ack, body, respond):
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        selected = (action.get("selected_option") or {}).get("value", "")
+        _, predicted, asked = (action.get("block_id", "").split("|", 2) + ["", ""])[:3]
+        triage = live.current.loaded.triage
+        if selected not in triage.intents or not asked:
+            return
+        store.add_review(asked, predicted, selected, (body.get("user") or {}).get("id", ""))
+        respond(response_type="ephemeral", replace_original=False,
+                text=fill(texts.triage["review_thanks"], {"correct": triage.intents[selected].spec.title}) or "")
+
+    @app.action(TAKE_ACTION)
+    def take(ack, body, client):
+        ack()
+        case_no = (body.get("actions") or [{}])[0].get("value", "")
+        user = body.get("user") or {}
+        case = store.take_escalation(case_no, user.get("id", ""), user.get("name") or user.get("username") or "")
+        if case is None:
+            return
+        when = datetime.fromtimestamp(case["taken_at"] or time.time(), ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+        name = case["taken_name"] or case["taken_by"]
+        taken = fill(texts.alert["taken"], {"name": f"<@{case['taken_by']}>" if case["taken_by"] else name,
+                                            "time": when})
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+        if channel and ts:
+            client.chat_update(channel=channel, ts=ts, text=f"{case['case_no']} {taken}",
+                               blocks=alert_blocks(case, texts, taken=taken))
+
+    return app
+
+
+def blueprint(app: App) -> Blueprint:
+    bp = Blueprint("slack", __name__)
+    handler = SlackRequestHandler(app)
+
+    @bp.post("/slack/events")
+    def events():
+        return handler.handle(request)
+
+    return bp
+
+
+# -- the worker side -----------------------------------------------------------------------------
+class SlackProcessor:
+    """Answers a stored app_mention in its thread."""
+
+    def __init__(self, live, texts: SlackTexts):
+        self.live = live
+        self.texts = texts
+
+    def process(self, claimed: Claimed, now: datetime) -> Processed:
+        event = claimed.payload.get("event") or {}
+        text = _MENTION.sub("", str(event.get("text") or "")).strip()
+        triage = self.live.current.loaded.triage
+        if not text:
+            return Processed([self._reply(claimed, event, self.texts.help, [_section(self.texts.help)])],
+                             result="help")
+        d = triage.decide(text, now=now)
+        blocks = [_section(d.reply)] + triage_blocks(d, self.texts, triage, text)
+        return Processed([self._reply(claimed, event, d.reply, blocks)], result=f"mention {d.intent} {d.urgency}")
+
+    def fallback(self, claimed: Claimed) -> list[Outgoing]:
+        event = claimed.payload.get("event") or {}
+        return [self._reply(claimed, event, self.texts.help, [_section(self.texts.help)])]
+
+    @staticmethod
+    def _reply(claimed: Claimed, event: dict, text: str, blocks: list[dict]) -> Outgoing:
+        return Outgoing(channel="slack", user_hash=claimed.user_hash, to_id=None, reply_token=None,
+                        messages=[{"text": text[:3000], "blocks": blocks,
+                                   "thread_ts": event.get("thread_ts") or event.get("ts")}],
+                        retry_key=claimed.event_id, event_ts=claimed.event_ts, target=event.get("channel"))

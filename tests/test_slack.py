@@ -1,0 +1,247 @@
+"""Slack: requests signed exactly as Slack signs them, through the real Bolt app, against a
+local Slack Web API fake that checks every call against slack_web_openapi_v2.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+from bot.live import build
+from bot.web import create_app
+from fakes.line_api import FakeLine
+from fakes.line_webhook import callback, post_signed, text_event
+from fakes.slack_api import FakeSlack, block_problems, slack_headers
+
+SLACK_SECRET = "test-signing-secret"
+LINE_SECRET = "test-channel-secret"
+ALERTS = "C0ALERTS"
+
+
+@pytest.fixture(scope="module")
+def escalating_version(settings):
+    return build(settings, escalation=True)
+
+
+@pytest.fixture
+def env(tmp_path, escalating_version):
+    with FakeSlack() as slack, FakeLine() as line:
+        base = Settings.from_env({})
+        settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
+                            db_path=tmp_path / "t.db", cache_dir=base.cache_dir,
+                            line_channel_secret=LINE_SECRET, line_channel_access_token=line.access_token,
+                            line_api_base_url=line.url, line_timeout=(1.0, 1.0),
+                            slack_signing_secret=SLACK_SECRET, slack_bot_token=slack.token,
+                            slack_api_base_url=slack.api_url, slack_escalation_channel=ALERTS)
+        app = create_app(settings, version=escalating_version, start_worker=False)
+        yield Env(app, slack, line)
+        assert slack.violations == []
+        line.assert_no_violations()
+
+
+class Env:
+    def __init__(self, app, slack: FakeSlack, line: FakeLine):
+        self.app, self.slack, self.line = app, slack, line
+        self.client = app.test_client()
+        self.services = app.extensions["tsunagu"]
+
+    def post(self, body: str, content_type="application/json", ts=None, secret=SLACK_SECRET, extra=None):
+        headers = slack_headers(body, secret, ts, content_type)
+        headers.update(extra or {})
+        return self.client.post("/slack/events", data=body.encode(), headers=headers)
+
+    def command(self, text: str):
+        form = urlencode({"command": "/tsunagu", "text": text, "team_id": "T0001", "user_id": "U0STAFF",
+                          "user_name": "staff", "channel_id": "C0STAFF", "api_app_id": "A0001",
+                          "response_url": self.slack.response_url(), "trigger_id": "1.2.3"})
+        return self.post(form, "application/x-www-form-urlencoded")
+
+    def action(self, payload: dict):
+        return self.post(urlencode({"payload": json.dumps(payload, ensure_ascii=False)}),
+                         "application/x-www-form-urlencoded")
+
+    def mention(self, text: str, event_id: str = "Ev0001", retry: int | None = None):
+        body = json.dumps({"type": "event_callback", "team_id": "T0001", "api_app_id": "A0001",
+                           "event_id": event_id, "event_time": int(time.time()),
+                           "event": {"type": "app_mention", "user": "U0STAFF", "text": f"<@U0BOT> {text}",
+                                     "ts": "1700000000.000100", "channel": "C0STAFF",
+                                     "event_ts": "1700000000.000100"}}, ensure_ascii=False)
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.post(body, extra=extra)
+
+    def line_says(self, text: str, user: str = "U" + "a" * 32):
+        event = text_event(text, user_id=user)
+        self.line.issue_reply_token(event["replyToken"], user_id=user)
+        assert post_signed(self.client, callback([event]), LINE_SECRET, path="/line/webhook").status == 200
+        self.settle()
+        return [d for d in self.line.delivered() if d.reply_token == event["replyToken"]][0].messages
+
+    def settle(self, timeout: float = 10.0) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            if not self.services.worker.step():
+                if self.services.store.depth() == {"inbox": 0, "outbox": 0}:
+                    return
+                time.sleep(0.05)
+        raise AssertionError("still queued")
+
+
+def _texts(blocks: list[dict]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+# -- signature ---------------------------------------------------------------------------------------
+def test_url_verification(env):
+    body = json.dumps({"token": "x", "challenge": "abc123", "type": "url_verification"})
+    assert env.post(body).get_json() == {"challenge": "abc123"}
+
+
+@pytest.mark.parametrize("case", ["wrong_secret", "old", "missing"])
+def test_bad_signature_or_old_timestamp_is_401(env, case):
+    body = json.dumps({"token": "x", "challenge": "abc", "type": "url_verification"})
+    if case == "wrong_secret":
+        r = env.post(body, secret="other")
+    elif case == "old":
+        r = env.post(body, ts=int(time.time()) - 301)
+    else:
+        r = env.client.post("/slack/events", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 401
+    assert env.slack.calls == []
+
+
+# -- slash command -------------------------------------------------------------------------------------
+def test_slash_command_answers_within_3s_with_the_local_windows(env):
+    started = time.perf_counter()
+    r = env.command("訪問販売で布団を買わされた。３日前に契約。〒060-0001")
+    took = time.perf_counter() - started
+    assert r.status_code == 200 and took < 3.0
+    data = r.get_json()
+    text = _texts(data["blocks"])
+    assert data["response_type"] == "ephemeral"
+    assert "札幌市消費者センター" in text and "011-728-2121" in text
+    assert "クーリング・オフ" in text                      # the law point with its deadline
+    assert "判定の理由" in text
+    assert block_problems(data["blocks"]) == []
+
+
+def test_area_lookup_and_help(env):
+    data = env.command("窓口 京都市伏見区").get_json()
+    text = _texts(data["blocks"])
+    assert "京都市消費生活総合センター" in text and "075-256-0800" in text
+    assert "使い方" in env.command("help").get_json()["text"]
+    assert "郵便番号" in _texts(env.command("窓口 どこか").get_json()["blocks"])
+
+
+# -- app mention -----------------------------------------------------------------------------------------
+def test_app_mention_is_answered_in_the_thread(env):
+    assert env.mention("188と#9110の使い分けは？").status_code == 200
+    env.settle()
+    posts = env.slack.calls_to("chat.postMessage")
+    assert len(posts) == 1
+    args = posts[0].args
+    assert args["thread_ts"] == "1700000000.000100" and args["channel"] == "C0STAFF"
+    assert "警察相談専用電話" in args["text"] and "消費生活センター" in args["text"]
+
+
+def test_retries_never_double_post(env):
+    env.mention("ヤミ金の相談はどこ？", event_id="EvRETRY")
+    env.mention("ヤミ金の相談はどこ？", event_id="EvRETRY", retry=1)
+    env.mention("ヤミ金の相談はどこ？", event_id="EvRETRY", retry=2)
+    env.settle()
+    assert len(env.slack.calls_to("chat.postMessage")) == 1
+
+
+def test_rate_limited_post_is_retried(env):
+    env.slack.rate_limit_next(1, retry_after=1)
+    env.mention("サポステってなに？", event_id="EvRL")
+    env.settle()
+    assert len(env.slack.calls_to("chat.postMessage")) >= 2
+    assert env.services.store.db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0] == 1
+
+
+# -- escalation ----------------------------------------------------------------------------------------------
+def test_escalation_needs_consent_then_posts_one_masked_alert(env):
+    user = "U" + "b" * 32
+    first = env.line_says("田中です。弟のヤミ金の取り立てが毎日来て怖い。電話は090-1234-5678です", user)
+    question = first[-1]
+    assert "相談員" in _texts(first)
+    labels = [i["action"]["label"] for i in question["quickReply"]["items"]]
+    assert "はい" in labels and "いいえ" in labels
+    assert env.slack.calls_to("chat.postMessage") == []          # nothing without consent
+
+    thanks = env.line_says("はい", user)
+    env.settle()
+    posts = env.slack.calls_to("chat.postMessage")
+    assert len(posts) == 1
+    alert = posts[0].args
+    assert alert["channel"] == ALERTS
+    body = _texts(alert["blocks"]) + alert["text"]
+    assert "090-1234-5678" not in body and "田中" not in body and user not in body
+    case_no = env.services.store.db.execute("SELECT case_no FROM escalations").fetchone()[0]
+    assert case_no in body and case_no in _texts(thanks)
+    assert "ヤミ金" in body
+
+    env.line_says("はい", user)                                     # a second はい does not post again
+    env.settle()
+    assert len(env.slack.calls_to("chat.postMessage")) == 1
+
+
+def test_declined_or_calm_cases_are_not_escalated(env):
+    user = "U" + "c" * 32
+    env.line_says("弟のヤミ金の取り立てが毎日来て怖い", user)
+    env.line_says("いいえ", user)
+    env.line_says("サポステってなに？", user)
+    env.settle()
+    assert env.slack.calls_to("chat.postMessage") == []
+
+
+def test_take_button_records_who_and_updates_the_message(env):
+    user = "U" + "d" * 32
+    env.line_says("今、息子が包丁を振り回して暴れています", user)
+    env.line_says("はい", user)
+    env.settle()
+    post = env.slack.calls_to("chat.postMessage")[0]
+    case_no = env.services.store.db.execute("SELECT case_no FROM escalations").fetchone()[0]
+    payload = {"type": "block_actions", "user": {"id": "U0STAFF", "username": "yamada", "name": "yamada"},
+               "api_app_id": "A0001", "team": {"id": "T0001"}, "channel": {"id": ALERTS},
+               "container": {"type": "message", "message_ts": "1.000001", "channel_id": ALERTS},
+               "message": {"ts": "1.000001", "text": post.args["text"], "blocks": post.args["blocks"]},
+               "response_url": env.slack.response_url(), "trigger_id": "1.2",
+               "actions": [{"action_id": "tsunagu_take", "block_id": f"take|{case_no}", "type": "button",
+                            "value": case_no, "action_ts": "1.2"}]}
+    assert env.action(payload).status_code == 200
+    env.slack.wait_for(lambda: env.slack.calls_to("chat.update"))
+    update = env.slack.calls_to("chat.update")[0].args
+    assert update["channel"] == ALERTS and update["ts"] == "1.000001"
+    assert "対応中" in _texts(update["blocks"]) and "tsunagu_take" not in _texts(update["blocks"])
+    case = env.services.store.escalation(case_no)
+    assert case["status"] == "taken" and case["taken_by"] == "U0STAFF"
+
+
+# -- review queue -------------------------------------------------------------------------------------------
+def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
+    data = env.command("コンビニで電子マネーを買うように電話で言われた").get_json()
+    menu = next(b for b in data["blocks"] if b["type"] == "actions")
+    option = next(o for o in menu["elements"][0]["options"] if o["value"] == "tokushu_sagi")
+    payload = {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
+               "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0STAFF"},
+               "response_url": env.slack.response_url(), "trigger_id": "1.2",
+               "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
+                            "selected_option": option, "action_ts": "1.3"}]}
+    assert env.action(payload).status_code == 200
+    env.slack.wait_for(lambda: env.slack.responses)
+    rows = env.services.store.reviews()
+    assert len(rows) == 1 and rows[0]["correct"] == "tokushu_sagi"
+
+    monkeypatch.setenv("TSUNAGU_DB", str(env.services.settings.db_path))
+    out = tmp_path / "review.yml"
+    r = CliRunner().invoke(cli, ["review", "export", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text(encoding="utf-8")
+    assert "intents/tokushu_sagi.yml" in text and "電子マネー" in text
+    assert env.services.store.reviews() == []                 # exported once

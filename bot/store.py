@@ -305,6 +305,11 @@ class Store:
         self.db.execute("UPDATE outbox SET status = 'failed', last_error = ?, sent_at = ?, lease_until = NULL"
                         " WHERE id = ?", [error[:200], now, delivery.id])
 
+    def once(self, key: str) -> bool:
+        """True the first time ``key`` is seen by any process sharing this database."""
+        cur = self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [key, str(time.time())])
+        return cur.rowcount == 1
+
     # -- escalations and the review queue --------------------------------------------------
     def escalation(self, case_no: str) -> dict | None:
         row = self.db.execute("SELECT case_no, intent, title, urgency, area, excerpt, status, taken_by, taken_name,"

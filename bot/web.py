@@ -18,6 +18,7 @@ from .channels import line as line_channel
 from .config import Settings
 from .delivery import LineSender, SlackSender
 from .live import Live, Version
+from .reload import Reloader, build_or_last_good
 from .store import Store
 from .worker import Worker
 
@@ -34,6 +35,7 @@ class Services:
     worker: Worker
     channels: dict[str, bool] = field(default_factory=dict)
     slack_app: object | None = None
+    reloader: Reloader | None = None
 
 
 def create_app(settings: Settings | None = None, *, version: Version | None = None,
@@ -42,8 +44,9 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = line_channel.MAX_BODY
     tz = ZoneInfo(settings.timezone)
-    live = Live(settings, version)
     store = Store(settings.db_path, settings.hash_key)
+    notify = _admin_notify(settings, store)
+    live = Live(settings, version or build_or_last_good(settings, notify))
     processors: dict = {}
     senders: dict = {}
     channels: dict[str, bool] = {}
@@ -89,9 +92,26 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     @app.get("/healthz")
     def healthz():
         depth = store.depth()
+        reload = services.reloader.last if services.reloader else None
         return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels,
-                        "inbox": depth["inbox"], "outbox": depth["outbox"]})
+                        "inbox": depth["inbox"], "outbox": depth["outbox"],
+                        "reload": {"status": reload.status, "errors": len(reload.issues)} if reload else None})
 
     if start_worker:
         worker.start()
+        if settings.reload_interval > 0:
+            services.reloader = Reloader(live, settings, interval=settings.reload_interval, notify=notify)
+            services.reloader.start()
     return app
+
+
+def _admin_notify(settings: Settings, store: Store):
+    """Where rejected edits are reported besides the log: the Slack admin channel, if set up."""
+    if not (settings.slack_enabled and settings.slack_admin_channel):
+        return None
+    from slack_sdk import WebClient
+
+    from .channels.slack import admin_notifier
+
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_base_url)
+    return admin_notifier(client, settings.slack_admin_channel, store)

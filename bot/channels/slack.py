@@ -296,3 +296,24 @@ class SlackProcessor:
                         messages=[{"text": text[:3000], "blocks": blocks,
                                    "thread_ts": event.get("thread_ts") or event.get("ts")}],
                         retry_key=claimed.event_id, event_ts=claimed.event_ts, target=event.get("channel"))
+
+
+def admin_notifier(client: WebClient, channel: str, store: Store) -> Callable[[list], None]:
+    """Post rejected-reload errors to the admin channel, once per distinct set of errors."""
+    import hashlib
+
+    def notify(issues: list) -> None:
+        errs = [i for i in issues if getattr(i, "severity", "error") == "error"]
+        digest = hashlib.sha256("\n".join(str(i) for i in errs).encode()).hexdigest()[:16]
+        if not errs or not store.once(f"reload-error:{digest}"):
+            return
+        lines = "\n".join(f"• `{i.file}:{i.line}` {i.message}" + (f"\n    → {i.hint}" if i.hint else "")
+                           for i in errs[:15])
+        text = ("⚠️ つなぐ：編集されたファイルにエラーがあるため、前の版のまま動いています。"
+                "直して保存すると、自動で読み込み直します。\n" + lines)
+        try:
+            client.chat_postMessage(channel=channel, text=text[:3900])
+        except Exception:  # a notice must never break the reload
+            log.exception("could not post the reload errors to Slack")
+
+    return notify

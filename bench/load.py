@@ -268,6 +268,7 @@ class Sent:
     reply_token: str
     retry_key: str
     sent_at: float = 0.0            # monotonic: when it actually went out
+    written_at: float = 0.0         # monotonic: when it got a connection slot (--max-conns)
     lag: float = 0.0                # how late it actually went out (negative: a little early)
     status: int | None = None       # HTTP status, None: connection/read error
     error: str | None = None
@@ -359,9 +360,12 @@ class Generator:
         return status, keep
 
     async def _send(self, s: Sent, request: bytes) -> None:
-        async with self.sem:
-            try:
-                async with asyncio.timeout(self.timeout):
+        c: Conn | None = None
+        try:
+            # the timeout runs from the schedule, including any wait for a free connection slot
+            async with asyncio.timeout_at(s.origin + self.timeout):
+                async with self.sem:
+                    s.written_at = time.monotonic()
                     c = self._take_idle()
                     reused = c is not None
                     while True:
@@ -378,18 +382,22 @@ class Generator:
                             # a kept-alive connection the server had just closed: try once on a fresh one
                             reused = False
                             self.reused_retry += 1
-                s.status, s.latency = status, time.monotonic() - s.origin
-                c.used = time.monotonic()
-                if keep:
-                    self.idle.append(c)
-                else:
-                    self._close(c)
-            except TimeoutError:
-                s.error = "timeout"
-            except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
-                s.error = type(exc).__name__
-            except Exception as exc:   # never let one request stop the run
-                s.error = f"{type(exc).__name__}: {exc}"
+                    s.status, s.latency = status, time.monotonic() - s.origin
+                    c.used = time.monotonic()
+                    if keep:
+                        self.idle.append(c)
+                    else:
+                        self._close(c)
+                    c = None
+        except TimeoutError:
+            s.error = "timeout"
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+            s.error = type(exc).__name__
+        except Exception as exc:   # never let one request stop the run
+            s.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if c is not None:      # cut off mid-exchange: the connection cannot be reused
+                self._close(c)
 
     def _request(self, i: int, sched: float) -> tuple[Sent, bytes]:
         user = self.users[i % len(self.users)]
@@ -595,11 +603,11 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)    # anything still in flight would show up as a duplicate now
         h = server.health() or {}
         m2 = sampler.mark()
-        matched = match_deliveries(fake, sent)
     finally:
         sampler.stop_event.set()
         server.stop()
         fake.stop()
+    matched = match_deliveries(fake, sent)   # after the stop: whatever went out during shutdown counts too
 
     # -- numbers
     delivered = matched["delivered"]
@@ -629,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         "sent": len(sent),
         "achieved_rate": round(len(sent) / send_wall, 1) if send_wall > 0 else None,
         "gen_lag": dist_ms([max(0.0, s.lag) for s in sent]),
+        "conn_slot_wait": dist_ms([s.written_at - s.sent_at for s in sent if s.written_at]),
         "accepted": len(accepted),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
@@ -675,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"                send attempts {db['send_attempts']}  kinds {db['sent_kind']}")
     if db.get("lost_where"):
         print(f"  lost where    {db['lost_where']}")
-    print(f"  connections   peak {gen.peak_conns}, stale keep-alive retries {gen.reused_retry}")
+    print(f"  connections   peak {gen.peak_conns}, stale keep-alive retries {gen.reused_retry}; wait for a slot "
+          f"{fmt_dist(summary['conn_slot_wait'])}")
     if args.keep:
         print(f"  kept          {tmp}")
     else:

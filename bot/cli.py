@@ -211,6 +211,96 @@ def review_export(out: str | None, include_all: bool) -> None:
     store.mark_exported(ids)
 
 
+@cli.group()
+def directory() -> None:
+    """The contact directory (responses/directory/)."""
+
+
+@directory.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True,
+              help="Show the changes and run every check; write nothing (exit 1 when a real run would be refused).")
+@click.option("--force", is_flag=True, help="Import even when more than --max-drop of the current rows would go.")
+@click.option("--max-drop", type=click.FloatRange(0.0, 1.0), default=0.3, show_default=True,
+              help="Refuse when this share of the current rows would be removed.")
+@click.option("--keep-unlisted", is_flag=True,
+              help="Keep current rows the official list lacks (default: drop them; the list is authoritative).")
+@click.option("--source-url", default=None, metavar="URL",
+              help="source_url of every imported row (default: the official consumercenters_list.csv URL).")
+@click.option("--retrieved", metavar="DATE", help="Download date for retrieved_note, e.g. 2026-11-27 (default: today).")
+def directory_import(file: str, dry_run: bool, force: bool, max_drop: float, keep_unlisted: bool,
+                     source_url: str | None, retrieved: str | None) -> None:
+    """Import 国民生活センター's consumercenters_list.csv into consumer_centers.csv.
+
+    \b
+    tsunagu directory import consumercenters_list.csv --dry-run
+    tsunagu directory import consumercenters_list.csv
+    """
+    from .directory_import import (KOKUSEN_URL, TARGET_FILE, ImportFormatError, describe_plan, plan_import,
+                                   planned_rows, read_directory_csv, read_kokusen_csv, validate_rows,
+                                   write_directory)
+
+    settings = Settings.from_env()
+    target = settings.responses_dir / "directory" / TARGET_FILE
+    source_url = source_url or KOKUSEN_URL
+    retrieved = _retrieved_date(settings, retrieved)
+    try:
+        imported = read_kokusen_csv(file)
+    except ImportFormatError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    plan = plan_import(read_directory_csv(target), imported, keep_unlisted=keep_unlisted)
+    click.echo(describe_plan(plan, click.format_filename(file)))
+    click.echo("")
+    if not plan.imported:
+        click.echo("取り込める行がありません。中止しました。 / No row can be imported; nothing done.", err=True)
+        sys.exit(1)
+    if plan.drop_share > max_drop and not force:
+        click.echo(f"中止しました: 今の {len(plan.current)} 行のうち {len(plan.removed)} 行（{plan.drop_share:.0%}）が"
+                   f"消えます（上限 {max_drop:.0%}）。ファイルが正しいか確かめ、よければ --force をつけてください。\n"
+                   f"Refused: the import would remove {len(plan.removed)} of {len(plan.current)} rows "
+                   f"({plan.drop_share:.0%}, limit {max_drop:.0%}). Check the file; use --force to import anyway.",
+                   err=True)
+        sys.exit(1)
+    rows = planned_rows(plan, source_url, retrieved)
+    issues = validate_rows(rows, settings.responses_dir)
+    _echo_directory_issues(issues, TARGET_FILE)
+    if errors(issues):
+        click.echo(f"{len(errors(issues))} error(s): {target} は書きかえていません。 / {target} was not changed.",
+                   err=True)
+        sys.exit(1)
+    if dry_run:
+        click.echo(f"--dry-run: 書きこみはしていません / nothing written ({len(rows)} rows would be written to {target})")
+        return
+    write_directory(plan, target, source_url, retrieved)
+    click.echo(f"{target}: {len(rows)} 行を書きこみました / rows written. `tsunagu check` で確かめられます。")
+
+
+def _retrieved_date(settings: Settings, value: str | None) -> str:
+    from datetime import date
+
+    if not value:
+        return datetime.now(ZoneInfo(settings.timezone)).date().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"not a date: {value!r} (e.g. 2026-11-27)", param_hint="--retrieved")
+
+
+def _echo_directory_issues(issues, file_name: str, limit: int = 20) -> None:
+    """Errors in full; warnings about the imported file, the first ``limit`` of them."""
+    errs = errors(issues)
+    for issue in errs:
+        click.echo(str(issue), err=True)
+    warnings = [i for i in issues if i.severity != "error" and i.file.endswith(file_name)]
+    for issue in warnings[:limit]:
+        click.echo(str(issue))
+    if len(warnings) > limit:
+        click.echo(f"… ほか {len(warnings) - limit} 件 / and {len(warnings) - limit} more warning(s) (`tsunagu check`)")
+    if warnings:
+        click.echo(f"{len(warnings)} warning(s) in {file_name}")
+
+
 def main() -> None:
     cli(prog_name="tsunagu")
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, jsonify
 
+from . import trypage
 from .channels import line as line_channel
 from .config import Settings
 from .delivery import LineSender, SlackSender
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
         channels["line"] = False
 
     app.extensions["tsunagu"] = services
+    app.register_blueprint(trypage.blueprint(services))
 
     @app.get("/healthz")
     def healthz():

@@ -556,6 +556,13 @@ def main(argv: list[str] | None = None) -> int:
     # This process runs the generator and the fake; keep GIL hand-overs short so neither side's
     # timing waits the default 5 ms switch interval for the other.
     sys.setswitchinterval(0.001)
+    b0 = _machine_busy()
+    time.sleep(1.0)
+    b1 = _machine_busy()
+    busy_before = round((b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100)
+    if busy_before > 10:
+        print(f"warning: the machine was already {busy_before}% busy before the run; numbers will be off",
+              file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix="tsunagu-load-"))
     texts = load_texts()
     fake = FakeLine(validate_responses=False, validate_requests=args.validate_requests).start()
@@ -626,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
                "bench_cpu_pct": round((m1[1] - m0[1]) / CLK_TCK / dt1 * 100),
                "machine_busy_pct": round((m1[2] - m0[2]) / max(1, m1[3] - m0[3]) * 100),
                "server_cpu_pct_drain": round((m2[0] - m1[0]) / CLK_TCK / max(dt2, 1e-9) * 100),
+               "machine_busy_pct_before": busy_before,
                "server_peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
                "server_procs": sampler.peak_procs}
     db = db_breakdown(server.db, sent, lost)
@@ -675,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  kill          at {summary['kill']['at_s']}s, back up after {summary['kill']['restart_s']}s")
     if cpu:
         print(f"  CPU           server {cpu['server_cpu_pct']}% , bench (generator + fake) {cpu['bench_cpu_pct']}%,"
-              f" machine busy {cpu['machine_busy_pct']}% of {os.cpu_count()} cores; server during drain "
+              f" machine busy {cpu['machine_busy_pct']}% of {os.cpu_count()} cores ({busy_before}% before); server during drain "
               f"{cpu['server_cpu_pct_drain']}%; server RSS peak {cpu['server_peak_rss_mb']} MB"
               f" ({cpu['server_procs']} processes)")
     if "stored_to_processed" in db:

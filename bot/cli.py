@@ -287,7 +287,7 @@ def _retrieved_date(settings: Settings, value: str | None) -> str:
         raise click.BadParameter(f"not a date: {value!r} (e.g. 2026-11-27)", param_hint="--retrieved")
 
 
-def _echo_directory_issues(issues, file_name: str, limit: int = 20) -> None:
+def _echo_directory_issues(issues: list, file_name: str, limit: int = 20) -> None:
     """Errors in full; warnings about the imported file, the first ``limit`` of them."""
     errs = errors(issues)
     for issue in errs:

@@ -376,7 +376,7 @@ def read_directory_csv(path: str | Path) -> list[CenterRow]:
     if not path.is_file():
         return []
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [CenterRow(**{f: clean_text(row.get(f)) for f in FIELDS}) for row in csv.DictReader(fh)]
+        return [CenterRow(**{f: (row.get(f) or "").strip() for f in FIELDS}) for row in csv.DictReader(fh)]
 
 
 # -- planning ------------------------------------------------------------------------------------------

@@ -148,8 +148,14 @@ def build_user_dictionary(csv_path: Path, cache_dir: Path) -> Path:
 
 
 def _sudachi_config(user_dic: Path, cache_dir: Path) -> str:
+    """The Sudachi config naming the user dictionary (written atomically: other processes read it)."""
     config = cache_dir / f"sudachi-{user_dic.stem}.json"
-    config.write_text(json.dumps({"userDict": [str(user_dic.resolve())]}), encoding="utf-8")
+    content = json.dumps({"userDict": [str(user_dic.resolve())]})
+    if not config.exists() or config.read_text(encoding="utf-8") != content:
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".json.tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, config)
     sudachipy.Dictionary(dict="core", config_path=str(config))
     return str(config)
 

@@ -49,24 +49,41 @@ def fingerprint(*dirs: Path) -> str:
 
 
 def snapshot_dir(settings: Settings) -> Path:
+    """The last good copy: a symlink to ``last-good-<version>`` (switched atomically)."""
     return settings.cache_dir / "last-good"
 
 
-def save_snapshot(settings: Settings) -> None:
-    """Copy the files that just loaded cleanly (temp dir, then rename: never half a copy)."""
-    target = snapshot_dir(settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".last-good-"))
+def save_snapshot(settings: Settings, version: str) -> None:
+    """Keep a copy of files that just loaded cleanly; never fails the reload that called it.
+
+    Several server processes may do this at once: each copies into its own temp dir, the first
+    to rename it to ``last-good-<version>`` wins, and the ``last-good`` link is replaced atomically.
+    """
+    root = settings.cache_dir
+    final = root / f"last-good-{version}"
     try:
-        shutil.copytree(settings.intents_dir, tmp / "intents")
-        shutil.copytree(settings.responses_dir, tmp / "responses")
-        old = target.with_name(target.name + ".old")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        if not final.exists():
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=".copy-"))
+            try:
+                shutil.copytree(settings.intents_dir, tmp / "intents")
+                shutil.copytree(settings.responses_dir, tmp / "responses")
+                os.rename(tmp, final)
+            except OSError:
+                if not final.exists():
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        link = root / f".last-good-{os.getpid()}-{threading.get_ident()}"
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(final.name)
+        os.replace(link, snapshot_dir(settings))
+        for old in sorted(root.glob("last-good-*"), key=lambda p: p.stat().st_mtime)[:-3]:
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        log.warning("could not save the last good copy of the knowledge files", exc_info=True)
 
 
 def build_or_last_good(settings: Settings, notify: Callable[[list[Issue]], None] | None = None,
@@ -82,9 +99,9 @@ def build_or_last_good(settings: Settings, notify: Callable[[list[Issue]], None]
             log.error("knowledge not loaded: %s", issue)
         if notify:
             notify(exc.issues)
-        log.warning("running on the last good version from %s", snap)
+        log.warning("running on the last good version from %s", snap.resolve())
         return build(replace(settings, intents_dir=snap / "intents", responses_dir=snap / "responses"), **kwargs)
-    save_snapshot(settings)
+    save_snapshot(settings, version.id)
     return version
 
 
@@ -93,14 +110,16 @@ class Reloader:
 
     def __init__(self, live: Live, settings: Settings, *, interval: float = 2.0,
                  notify: Callable[[list[Issue]], None] | None = None,
-                 observe: Callable[[str], None] | None = None, **build_kwargs):
+                 observe: Callable[[str], None] | None = None, seen: str | None = None, **build_kwargs):
+        """``seen``: the files' fingerprint taken *before* the live version was loaded, so an
+        edit made while it loaded is not mistaken for what is already live."""
         self.live = live
         self.settings = settings
         self.interval = interval
         self.notify = notify
         self.observe = observe or (lambda status: None)
         self.build_kwargs = build_kwargs
-        self._seen = fingerprint(settings.intents_dir, settings.responses_dir)
+        self._seen = seen or fingerprint(settings.intents_dir, settings.responses_dir)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -126,10 +145,10 @@ class Reloader:
             now = fingerprint(self.settings.intents_dir, self.settings.responses_dir)
             if now == self._seen and not force:
                 return self.last
-            self._seen = now
             try:
                 version = build(self.settings, **self.build_kwargs)
             except KnowledgeError as exc:
+                self._seen = now
                 for issue in errors(exc.issues):
                     log.error("reload rejected: %s", issue)
                 log.warning("reload rejected: keeping version %s live", self.live.current.id)
@@ -138,8 +157,13 @@ class Reloader:
                 self.last = ReloadResult("rejected", self.live.current.id, tuple(errors(exc.issues)))
                 self.observe("rejected")
                 return self.last
+            except Exception:
+                # not the files' fault (e.g. a file still being written): look again next time
+                log.exception("reload failed; will retry")
+                return self.last
+            self._seen = now
             self.live.swap(version)
-            save_snapshot(self.settings)
+            save_snapshot(self.settings, version.id)
             log.info("knowledge reloaded: version %s", version.id)
             self.last = ReloadResult("reloaded", version.id)
             self.observe("reloaded")

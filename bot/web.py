@@ -8,6 +8,7 @@ starts with the app unless ``start_worker=False`` (tests drive it by hand).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from .channels import line as line_channel
 from .config import Settings
 from .delivery import LineSender, SlackSender
 from .live import Live, Version
-from .reload import Reloader, build_or_last_good
+from .reload import Reloader, build_or_last_good, fingerprint
 from .store import Store
 from .worker import Worker
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     tz = ZoneInfo(settings.timezone)
     store = Store(settings.db_path, settings.hash_key)
     notify = _admin_notify(settings, store)
+    seen = fingerprint(settings.intents_dir, settings.responses_dir)  # before loading: see reload.Reloader
     live = Live(settings, version or build_or_last_good(settings, notify))
     processors: dict = {}
     senders: dict = {}
@@ -95,14 +97,15 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     def healthz():
         depth = store.depth()
         reload = services.reloader.last if services.reloader else None
-        return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels,
+        return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels, "pid": os.getpid(),
                         "inbox": depth["inbox"], "outbox": depth["outbox"],
                         "reload": {"status": reload.status, "errors": len(reload.issues)} if reload else None})
 
     if start_worker:
         worker.start()
         if settings.reload_interval > 0:
-            services.reloader = Reloader(live, settings, interval=settings.reload_interval, notify=notify)
+            services.reloader = Reloader(live, settings, interval=settings.reload_interval, notify=notify,
+                                         seen=seen)
             services.reloader.start()
     return app
 

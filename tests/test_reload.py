@@ -61,6 +61,7 @@ def test_good_edit_goes_live_and_broken_edit_is_rejected(copy):
     assert result.status == "reloaded" and live.current is not before
     assert live.current.loaded.triage.decide(text, now=NOW).intent == "setsudenki"
     assert (snapshot_dir(copy) / "intents" / "setsudenki.yml").exists()
+    assert snapshot_dir(copy).is_symlink()
 
     good = live.current
     (copy.intents_dir / "setsudenki.yml").write_text(NEW_INTENT.replace("keywords:", "keywords: [oops"),

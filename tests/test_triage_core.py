@@ -120,3 +120,25 @@ def test_every_number_in_a_reply_comes_from_the_directory(triage):
                         assert re.sub(r"\D", "", w.phone.digits) in known, (w.name, w.phone)
                 for number in re.findall(r"☎ ([#\d-]+)", d.reply):
                     assert re.sub(r"\D", "", number) in known, number
+
+
+def test_concurrent_decisions_from_many_threads(triage):
+    """gunicorn threads and the worker share one Triage: Sudachi needs a tokenizer per thread."""
+    import threading
+
+    texts = ["訪問販売で布団を買わされた", "今、息子が暴れています", "ひきこもりの息子のことで相談です"] * 30
+    errors: list[str] = []
+
+    def run():
+        try:
+            for text in texts:
+                triage.decide(text, now=NOW)
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever breaks
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -12,6 +12,7 @@ dictionary, then hands a ready :class:`Tokenizer` to the triage core.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
 
@@ -70,15 +71,23 @@ class Tokenizer:
         if sudachi_config:
             kwargs["config_path"] = sudachi_config
         self._dictionary = Dictionary(**kwargs)
-        self._tok = self._dictionary.tokenizer(SplitMode.C)
+        # a Sudachi Tokenizer must not be used by two threads at once: one per thread
+        self._local = threading.local()
         self._syn_max = self.lexicon.longest_synonym
         self._syn_first = frozenset(k[0] for k in self.lexicon.synonyms)
         self._pos: dict[int, tuple[str, ...]] = {}
         self._info: dict[tuple[str, str, int], tuple] = {}
 
+    @property
+    def _tok(self):
+        tok = getattr(self._local, "tok", None)
+        if tok is None:
+            tok = self._local.tok = self._dictionary.tokenizer(SplitMode.C)
+        return tok
+
     def close(self) -> None:
         """Release the dictionary (each live instance holds ~30 MB of mapped pages)."""
-        self._tok = None
+        self._local = threading.local()
         self._dictionary = None
 
     # -- raw Sudachi -------------------------------------------------------------
@@ -88,7 +97,7 @@ class Tokenizer:
         offset = 0
         for line in text.split("\n"):
             if line:
-                for m in self._tok.tokenize(line, SplitMode.C):
+                for m in self._tok.tokenize(line):
                     yield m, offset
             offset += len(line) + 1
             if offset <= len(text):

@@ -32,6 +32,7 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Pat
             if isinstance(key, (list, dict)):
                 key = str(key)
             out[key] = _walk(loader, value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1  # point at the key, not its value
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(loader, child, path + (i,), lines) for i, child in enumerate(node.value)]

@@ -1,0 +1,170 @@
+"""`tsunagu check` as a linter: one broken fixture per check, each reported with file:line and a hint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+
+
+@pytest.fixture
+def copy(tmp_path, monkeypatch) -> Path:
+    base = Settings.from_env({})
+    shutil.copytree(base.intents_dir, tmp_path / "intents")
+    shutil.copytree(base.responses_dir, tmp_path / "responses")
+    monkeypatch.setenv("TSUNAGU_INTENTS_DIR", str(tmp_path / "intents"))
+    monkeypatch.setenv("TSUNAGU_RESPONSES_DIR", str(tmp_path / "responses"))
+    monkeypatch.setenv("TSUNAGU_CACHE_DIR", str(base.cache_dir))
+    return tmp_path
+
+
+def run_check(*args) -> tuple[int, dict]:
+    r = CliRunner().invoke(cli, ["check", "--json", "--now", "2026-11-27T10:00", *args])
+    return r.exit_code, json.loads(r.output)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+
+
+def find(report: dict, file: str, text: str, severity: str = "error") -> dict:
+    for issue in report["issues"]:
+        if issue["file"] == file and text in issue["message"] and issue["severity"] == severity:
+            return issue
+    raise AssertionError(f"no {severity} about {text!r} in {file}: {json.dumps(report['issues'], ensure_ascii=False)[:2000]}")
+
+
+def test_the_shipped_files_pass(copy):
+    code, report = run_check()
+    assert code == 0 and report["errors"] == 0
+
+
+def test_schema_error_names_the_line_and_gives_a_hint(copy):
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "examples:", "exmaples:")
+    code, report = run_check()
+    assert code == 1
+    issue = find(report, "intents/tenken.yml", "exmaples")
+    assert issue["line"] == line_of(path, "exmaples:") and issue["hint"]
+
+
+def test_yaml_syntax_error(copy):
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "rule: 5", "rule: [5")
+    code, report = run_check()
+    assert code == 1 and find(report, "intents/tenken.yml", "YAML")["line"] > 0
+
+
+def test_unknown_contact_id(copy):
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "contacts: [consumer_center]", "contacts: [consumer_centre]")
+    code, report = run_check()
+    issue = find(report, "intents/tenken.yml", "consumer_centre")
+    assert code == 1 and issue["line"] == line_of(path, "consumer_centre") and "consumer_center" in issue["hint"]
+
+
+def test_unknown_template_field(copy):
+    path = copy / "responses" / "replies" / "tenken.yml"
+    text = path.read_text(encoding="utf-8").replace("advice:\n", "advice:\n  - \"{name}さん、こんにちは\"\n", 1)
+    path.write_text(text, encoding="utf-8")
+    code, report = run_check()
+    issue = find(report, "responses/replies/tenken.yml", "unknown template field")
+    assert code == 1 and issue["line"] == line_of(path, "{name}") and "{amount}" in issue["hint"]
+
+
+def test_example_that_routes_elsewhere(copy):
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "examples:\n", "examples:\n  - 息子が部屋から何年も出てきません\n")
+    code, report = run_check()
+    issue = find(report, "intents/tenken.yml", "routes to 'hikikomori_general'")
+    assert code == 1 and issue["line"] == line_of(path, "息子が部屋から何年も出てきません")
+
+
+def test_counter_example_that_routes_here(copy):
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "counter_examples:\n", "counter_examples:\n  - 無料点検と言われて屋根の工事を契約した\n")
+    code, report = run_check()
+    assert code == 1 and find(report, "intents/tenken.yml", "counter-example routes here")
+
+
+def test_the_same_example_in_two_intents(copy):
+    path = copy / "intents" / "houmon_hanbai.yml"
+    edit(path, "examples:\n", "examples:\n  - 無料点検と言われて屋根の工事を契約した\n")
+    code, report = run_check()
+    assert code == 1
+    assert find(report, "intents/tenken.yml", "also in 'houmon_hanbai'") or \
+        find(report, "intents/houmon_hanbai.yml", "also in 'tenken'")
+
+
+def test_near_same_example_in_two_intents_is_a_warning(copy):
+    path = copy / "intents" / "hikikomori_general.yml"
+    edit(path, "examples:\n", "examples:\n  - 無料点検の業者に屋根の工事をすぐ契約させられた、ひきこもりの息子の家\n")
+    target = copy / "intents" / "tenken.yml"
+    edit(target, "examples:\n", "examples:\n  - 無料点検の業者に屋根の工事をすぐ契約させられた、ひきこもりの息子の家、本当に\n")
+    _, report = run_check()
+    assert any("nearly the same" in i["message"] for i in report["issues"])
+
+
+def test_one_keyword_claimed_by_two_intents_is_a_warning(copy):
+    path = copy / "intents" / "houmon_hanbai.yml"
+    edit(path, "keywords:\n", "keywords:\n  点検商法: 3\n")
+    code, report = run_check()
+    issue = next(i for i in report["issues"] if "点検商法" in i["message"] and "claimed" in i["message"])
+    assert issue["severity"] == "warning"
+
+
+def test_too_few_examples_is_a_warning_not_an_error(copy):
+    import yaml
+
+    path = copy / "intents" / "greeting.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["examples"] = data["examples"][:5]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    code, report = run_check()
+    issue = find(report, "intents/greeting.yml", "only 5 examples", "warning")
+    assert code == 0 and issue["hint"]
+
+
+def test_directory_row_with_an_invalid_number(copy):
+    path = copy / "responses" / "directory" / "consumer_centers.csv"
+    edit(path, "03-3235-1155", "03-3235")
+    code, report = run_check()
+    issue = find(report, "responses/directory/consumer_centers.csv", "03-3235", "warning")
+    assert issue["line"] == line_of(path, "東京都消費生活総合センター")
+
+
+def test_directory_row_without_a_source(copy):
+    path = copy / "responses" / "directory" / "consumer_centers.csv"
+    edit(path, "https://www.jc-press.com/?p=6635&amp", "")
+    code, report = run_check()
+    assert code == 1 and find(report, "responses/directory/consumer_centers.csv", "source_url")
+
+
+def test_text_output_has_file_line_and_hint(copy):
+    edit(copy / "intents" / "tenken.yml", "contacts: [consumer_center]", "contacts: [consumer_centre]")
+    r = CliRunner().invoke(cli, ["check"])
+    assert r.exit_code == 1
+    assert "intents/tenken.yml:4: error: unknown contact id 'consumer_centre'" in r.output
+    assert "→ 使える窓口ID" in r.output
+
+
+def test_tsunagu_test_prints_the_table_and_confusions(copy):
+    r = CliRunner().invoke(cli, ["test", "--now", "2026-11-27T10:00"])
+    assert r.exit_code == 0, r.output[-2000:]
+    assert "examples route to their own intent" in r.output and "tenken" in r.output
+    edit(copy / "intents" / "tenken.yml", "examples:\n", "examples:\n  - 息子が部屋から何年も出てきません\n")
+    r = CliRunner().invoke(cli, ["test", "--now", "2026-11-27T10:00"])
+    assert r.exit_code == 1
+    assert "tenken → hikikomori_general: 1" in r.output

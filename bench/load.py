@@ -632,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         cpu = {"server_cpu_pct": round((m1[0] - m0[0]) / CLK_TCK / dt1 * 100),
                "bench_cpu_pct": round((m1[1] - m0[1]) / CLK_TCK / dt1 * 100),
                "machine_busy_pct": round((m1[2] - m0[2]) / max(1, m1[3] - m0[3]) * 100),
+               # everything else on the machine (other processes, kernel), in % of one core
+               "other_cpu_pct": round(((m1[2] - m0[2]) / max(1, m1[3] - m0[3]) * os.cpu_count()
+                                       - (m1[0] - m0[0] + m1[1] - m0[1]) / CLK_TCK / dt1) * 100),
                "server_cpu_pct_drain": round((m2[0] - m1[0]) / CLK_TCK / max(dt2, 1e-9) * 100),
                "machine_busy_pct_before": busy_before,
                "server_peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
@@ -683,7 +686,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  kill          at {summary['kill']['at_s']}s, back up after {summary['kill']['restart_s']}s")
     if cpu:
         print(f"  CPU           server {cpu['server_cpu_pct']}% , bench (generator + fake) {cpu['bench_cpu_pct']}%,"
-              f" machine busy {cpu['machine_busy_pct']}% of {os.cpu_count()} cores ({busy_before}% before); server during drain "
+              f" other {cpu['other_cpu_pct']}%; machine busy {cpu['machine_busy_pct']}% of {os.cpu_count()} cores"
+              f" ({busy_before}% before); server during drain "
               f"{cpu['server_cpu_pct_drain']}%; server RSS peak {cpu['server_peak_rss_mb']} MB"
               f" ({cpu['server_procs']} processes)")
     if "stored_to_processed" in db:

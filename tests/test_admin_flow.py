@@ -78,7 +78,12 @@ def _get(url: str) -> dict:
 
 
 @pytest.fixture
-def server(tmp_path):
+def reload_interval() -> str:
+    return "0.3"
+
+
+@pytest.fixture
+def server(tmp_path, reload_interval):
     base = Settings.from_env({})
     intents, responses, cache = tmp_path / "intents", tmp_path / "responses", tmp_path / "cache"
     shutil.copytree(base.intents_dir, intents)
@@ -90,7 +95,7 @@ def server(tmp_path):
         port = _free_port()
         env = {**os.environ, "TSUNAGU_INTENTS_DIR": str(intents), "TSUNAGU_RESPONSES_DIR": str(responses),
                "TSUNAGU_CACHE_DIR": str(cache), "TSUNAGU_DB": str(tmp_path / "t.db"), "TSUNAGU_TRY_PAGE": "1",
-               "TSUNAGU_RELOAD_INTERVAL": "0.3", "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": slack.token,
+               "TSUNAGU_RELOAD_INTERVAL": reload_interval, "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": slack.token,
                "SLACK_API_BASE_URL": slack.api_url, "SLACK_ADMIN_CHANNEL": "C0ADMIN"}
         for key in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
             env.pop(key, None)
@@ -110,7 +115,7 @@ def server(tmp_path):
                 time.sleep(0.1)
         try:
             yield {"url": url, "intents": intents, "responses": responses, "env": env, "slack": slack,
-                   "log": tmp_path / "server.log"}
+                   "log": tmp_path / "server.log", "pid": proc.pid}
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(20)
@@ -195,3 +200,27 @@ def test_admin_adds_a_scam_pattern_and_sees_it_live_without_restart(server, monk
         worker.join(5)
     assert failures == []
     assert len(server["slack"].calls_to("chat.postMessage")) == 1   # one notice, not one per worker
+
+
+@pytest.mark.parametrize("reload_interval", ["0"])
+def test_sighup_reloads_and_a_broken_edit_restarts_on_the_last_good_copy(server):
+    """With file watching off, `kill -HUP` (systemctl reload) is how edits go live; gunicorn starts new
+    workers, which load the files — or, when the files are broken, the last good copy."""
+    url = server["url"]
+    before = _get(url + "/healthz")["knowledge"]
+    (server["intents"] / "setsudenki.yml").write_text(NEW_INTENT, encoding="utf-8")
+    (server["responses"] / "replies" / "setsudenki.yml").write_text(NEW_REPLY, encoding="utf-8")
+    time.sleep(1.0)
+    assert _get(url + "/healthz")["knowledge"] == before        # not watching: nothing changes by itself
+    os.kill(server["pid"], signal.SIGHUP)
+    _until(lambda: _every_worker(url, lambda h: h["knowledge"] != before))
+    assert _all_workers_say(url, "setsudenki")
+    good = _get(url + "/healthz")["knowledge"]
+
+    (server["intents"] / "setsudenki.yml").write_text("id: [broken\n", encoding="utf-8")
+    pids = {_get(url + "/healthz")["pid"] for _ in range(20)}
+    os.kill(server["pid"], signal.SIGHUP)
+    _until(lambda: _every_worker(url, lambda h: h["pid"] not in pids))   # new workers are up
+    assert _every_worker(url, lambda h: h["knowledge"] == good)        # …on the last good copy
+    assert _all_workers_say(url, "setsudenki")
+    assert "setsudenki.yml" in server["log"].read_text(encoding="utf-8")

@@ -4,7 +4,8 @@ Not a test: run it by hand on a quiet machine.
 
     .venv/bin/python bench/load.py                                  # 100 webhooks/s for 30 s
     .venv/bin/python bench/load.py --rate 300 --duration 60 --workers 2 --threads 8
-    .venv/bin/python bench/load.py --rate 300 --duration 60 --fault-ratio 0.3 --kill-at 20 --drain 120
+    .venv/bin/python bench/load.py --rate 300 --duration 60 --workers 2 --fault-ratio 0.3 --kill-at 20 --drain 180
+    .venv/bin/python bench/load.py --app-dir /tmp/snapshot ...     # serve another checkout (git archive)
 
 What runs where (all on 127.0.0.1):
   - this process: the load generator (asyncio, raw keep-alive HTTP/1.1) and the LINE Messaging API
@@ -27,7 +28,20 @@ the fake); a 409 "retry key already accepted" is not a second delivery.
   errors      webhooks answered with something other than 200, or that failed to connect/read
 
 ``--kill-at S`` SIGKILLs the server's whole process group S seconds into the run and starts it
-again at once; webhooks sent while it is down are errors and are not expected to be answered.
+again at once; webhooks sent while it is down are errors and are not expected to be answered.  (The
+new gunicorn master binds the port before its workers have booted, so most webhooks of the restart
+wait in the listen backlog and show up as latency, not as errors.)
+
+Before the measured run, ``--warmup`` seconds of webhooks warm the server's caches (not counted),
+and the fake's records are reset.  At the end the server's SQLite file is read to split the
+delivery time into stored->processed (queue + triage) and processed->sent (LINE calls + retries), and
+to say where each lost event is (still queued in inbox/outbox, failed, or not stored at all).  Up to
+five duplicated and lost events are printed with their LINE calls.  ``other`` CPU is what the rest
+of the machine used during the run: numbers taken while it is high are not comparable.
+
+The fake checks every call against the documented limits; its OpenAPI request validation is off by
+default here (``--validate-requests`` turns it on) because at 300/s it costs a large share of this
+process's CPU.
 """
 
 from __future__ import annotations
@@ -57,6 +71,9 @@ sys.path[:0] = [str(ROOT / "tests")]
 
 from fakes.line_api import FakeLine  # noqa: E402
 from fakes.line_webhook import callback, dumps, new_user_id, sign, text_event, validate_webhook  # noqa: E402
+
+#: ``bot.channels.line.retry_key`` of the checkout being served (imported in main, after --app-dir).
+retry_key = None
 
 SECRET = "load-bench-secret"
 CASES = ROOT / "tests" / "data" / "dev_cases.jsonl"
@@ -312,6 +329,8 @@ class Generator:
         self.peak_conns = 0
         self.reused_retry = 0
         self.host = f"127.0.0.1:{server.port}".encode()
+        # the bodies are LINE's own shape: check one against webhook.yml once (not per send: too slow)
+        validate_webhook(callback([text_event(self.texts[0], user_id=self.users[0])]))
 
     async def _connect(self) -> Conn:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.server.port)
@@ -446,21 +465,33 @@ class Generator:
 # ------------------------------------------------------------------------------------ analysis
 
 def match_deliveries(fake: FakeLine, sent: list[Sent]) -> dict:
+    """Map the fake's reply/push calls to events: delivered ones (200) and every call (for the examples)."""
     by_token = {s.reply_token: s.index for s in sent}
     by_key = {s.retry_key: s.index for s in sent}
     delivered: dict[int, list[float]] = {}
+    history: dict[int, list[tuple[str, int, float]]] = {}
     calls = Counter()
     unmatched = 0
     for d in fake.deliveries:
         calls[f"{d.kind} {d.status}"] += 1
-        if not d.delivered:
-            continue
         idx = by_token.get(d.reply_token) if d.kind == "reply" else by_key.get(d.retry_key)
         if idx is None:
-            unmatched += 1
+            unmatched += d.delivered
             continue
-        delivered.setdefault(idx, []).append(d.received_at)
-    return {"delivered": delivered, "calls": dict(sorted(calls.items())), "unmatched": unmatched}
+        history.setdefault(idx, []).append((d.kind, d.status, d.received_at))
+        if d.delivered:
+            delivered.setdefault(idx, []).append(d.received_at)
+    return {"delivered": delivered, "history": history, "calls": dict(sorted(calls.items())),
+            "unmatched": unmatched}
+
+
+def example(s: Sent, history: list[tuple[str, int, float]]) -> str:
+    """One event's LINE calls, times relative to its webhook: 'reply 500 @0.01s, reply 400 @1.2s, push 200 @1.3s'."""
+    calls = ", ".join(f"{k} {st} @{t - s.origin:.2f}s" for k, st, t in sorted(history, key=lambda h: h[2]))
+    return f"{s.event_id} (sent at {s.sched - EPOCH[0]:.2f}s): {calls or 'no call'}"
+
+
+EPOCH = [0.0]   # monotonic start of the measured run (for the examples)
 
 
 def db_breakdown(db: Path, sent: list[Sent], lost: list[int]) -> dict:
@@ -598,7 +629,9 @@ def main(argv: list[str] | None = None) -> int:
             fake.fail_ratio(args.fault_ratio, 500, seed=args.seed)
         print(f"sending {args.rate:g}/s for {args.duration:g}s to {server.url} ...", file=sys.stderr)
         m0 = sampler.mark()
+        EPOCH[0] = time.monotonic() + 0.2
         start, end = asyncio.run(gen.run(args.rate, args.duration, on_tick))
+        EPOCH[0] = start
         m1 = sampler.mark()
         if "thread" in kill_info:
             kill_info["thread"].join(120)
@@ -658,6 +691,8 @@ def main(argv: list[str] | None = None) -> int:
         "duplicated": len(dup),
         "answered_though_not_accepted": answered_unaccepted,
         "unmatched_deliveries": matched["unmatched"],
+        "duplicated_examples": [example(sent[i], matched["history"].get(i, [])) for i in dup[:5]],
+        "lost_examples": [example(sent[i], matched["history"].get(i, [])) for i in lost[:5]],
         "line_calls": matched["calls"],
         "drained_in_s": round(drained_in, 1),
         "queued_at_end": (h.get("inbox"), h.get("outbox")) if h else None,
@@ -696,6 +731,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"                send attempts {db['send_attempts']}  kinds {db['sent_kind']}")
     if db.get("lost_where"):
         print(f"  lost where    {db['lost_where']}")
+    for label, idxs in (("duplicated", dup), ("lost", lost)):
+        for i in idxs[:5]:
+            print(f"  {label:<13} {example(sent[i], matched['history'].get(i, []))}")
     print(f"  connections   peak {gen.peak_conns}, stale keep-alive retries {gen.reused_retry}; wait for a slot "
           f"{fmt_dist(summary['conn_slot_wait'])}")
     if args.keep:

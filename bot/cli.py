@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
+import sqlite3
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -180,10 +180,57 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, config
     POST /line/webhook   LINE Messaging API webhook
     GET  /healthz        health and queue depth
     """
+    import logging.config
+    import os
+
+    from .logs import logconfig
     from .server import serve as run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run(host, port, workers=workers, threads=threads, config_file=config_file)
+    log_format = os.environ.get("TSUNAGU_LOG_FORMAT", "json")
+    log_level = os.environ.get("TSUNAGU_LOG_LEVEL", "INFO")
+    logging.config.dictConfig(logconfig(log_format, log_level))
+    run(host, port, workers=workers, threads=threads, config_file=config_file, log_format=log_format,
+        log_level=log_level)
+
+
+def _existing_store(settings: Settings):
+    """The database of TSUNAGU_DB, or a clear error (these commands never create one)."""
+    from .store import Store
+
+    if not settings.db_path.is_file():
+        raise click.ClickException(f"no database at {settings.db_path} (set TSUNAGU_DB to the server's database)")
+    try:
+        return Store(settings.db_path, settings.hash_key)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"{settings.db_path} is not a tsunagu database: {exc}") from None
+
+
+@cli.command()
+@click.option("--older-than-days", type=click.FloatRange(min=0),
+              help="Retention period in days (default: TSUNAGU_RETENTION_DAYS, 30).")
+def purge(older_than_days: float | None) -> None:
+    """Delete conversation data past the retention period (the server also does this hourly)."""
+    settings = Settings.from_env()
+    days = settings.retention_days if older_than_days is None else older_than_days
+    removed = _existing_store(settings).purge(days * 86400)
+    click.echo(json.dumps({"older_than_days": days, "deleted": removed}, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path: str) -> None:
+    """Copy the database to PATH with SQLite's online backup (safe while the server runs).
+
+    The copy is written next to PATH and renamed when complete, so an old backup is
+    only replaced by a good one.  Restore: stop the server, copy PATH to TSUNAGU_DB.
+    """
+    settings = Settings.from_env()
+    store = _existing_store(settings)
+    try:
+        pages = store.backup(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"backup to {path} failed: {exc}") from None
+    click.echo(f"backed up {settings.db_path} to {path} ({pages} pages)")
 
 
 @cli.group()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+log = logging.getLogger("tsunagu.config")
 
 #: The repository (or install) root: intents/ and responses/ live next to bot/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +39,7 @@ class Settings:
     try_page: bool = False  # /try for every client, not only localhost (bot/trypage.py)
     slack_admin_channel: str | None = None
     reload_interval: float = 2.0
+    retention_days: float = 30.0
 
     @property
     def line_enabled(self) -> bool:
@@ -71,15 +75,24 @@ class Settings:
             line_timeout=_timeout(env.get("LINE_API_TIMEOUT"), base.line_timeout),
             try_page=env.get("TSUNAGU_TRY_PAGE") == "1",
             slack_admin_channel=env.get("SLACK_ADMIN_CHANNEL") or None,
-            reload_interval=_number(env.get("TSUNAGU_RELOAD_INTERVAL"), base.reload_interval),
+            reload_interval=_number(env.get("TSUNAGU_RELOAD_INTERVAL"), base.reload_interval,
+                                    "TSUNAGU_RELOAD_INTERVAL"),
+            retention_days=_number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days,
+                                   "TSUNAGU_RETENTION_DAYS"),
         )
 
 
-def _number(value: str | None, default: float) -> float:
-    try:
-        return float(value) if value not in (None, "") else default
-    except ValueError:
+def _number(value: str | None, default: float, name: str = "") -> float:
+    if value in (None, ""):
         return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number < 0 or number != number:
+        log.warning("%s=%r is not a number of 0 or more; using %s", name, value, default)
+        return default
+    return number
 
 
 def _timeout(value: str | None, default: tuple[float, float]) -> tuple[float, float]:
@@ -89,5 +102,8 @@ def _timeout(value: str | None, default: tuple[float, float]) -> tuple[float, fl
     try:
         parts = [float(x) for x in value.split(",")]
     except ValueError:
+        parts = []
+    if not parts or len(parts) > 2 or not all(p > 0 for p in parts):
+        log.warning("LINE_API_TIMEOUT=%r should be seconds, e.g. '3,10' (connect, read); using %s", value, default)
         return default
-    return (parts[0], parts[-1]) if parts and all(p > 0 for p in parts) else default
+    return (parts[0], parts[-1])

@@ -35,7 +35,7 @@ from .triage.signals import SignalSpec
 from .triage.tokenize import Lexicon, Tokenizer, compile_synonyms
 from .yamlio import YamlError, line_of, load_with_lines
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tsunagu.knowledge")
 
 FALLBACK_ID = "fallback"
 EMPTY_ID = "empty_message"

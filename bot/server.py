@@ -1,16 +1,76 @@
-"""``tsunagu serve``: the Flask app under gunicorn (a production WSGI server)."""
+"""``tsunagu serve``: the Flask app under gunicorn (a production WSGI server).
+
+Settings are applied in this order: built-in defaults, then a gunicorn config file
+(``--config deploy/gunicorn.conf.py``), then what was given on the command line.
+The hooks below are used both here and by deploy/gunicorn.conf.py (plain
+``gunicorn -c deploy/gunicorn.conf.py`` works too):
+
+- ``on_starting``: with several workers, Prometheus counters must be shared through
+  files; this points ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory before any
+  worker starts (workers import prometheus_client after the fork).
+- ``child_exit``: a dead worker's live gauges are dropped; its counters are kept.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from gunicorn.app.base import Application
 
 log = logging.getLogger("tsunagu.server")
 
+#: What ``tsunagu serve`` uses unless a config file or the command line says otherwise.
+DEFAULTS: dict[str, Any] = {
+    "worker_class": "gthread",
+    "workers": 1,
+    "threads": 8,
+    "accesslog": None,
+    "timeout": 30,
+    "graceful_timeout": 20,
+    "keepalive": 5,
+    # gunicorn 27's control socket is one path per user: two instances on one host would
+    # fight over it, and tsunagu does not use it (reload with SIGHUP).
+    "control_socket_disable": True,
+}
 
-class Server(BaseApplication):
+
+def on_starting(server) -> None:
+    """Give the workers an empty shared directory for metrics (kept if the operator set one)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # counts of a previous run of the server
+            stale.unlink(missing_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="tsunagu-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        server._tsunagu_metrics_tmp = path  # removed on exit
+    server.log.info("metrics directory %s", path)
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    tmp = getattr(server, "_tsunagu_metrics_tmp", None)
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+HOOKS = {"on_starting": on_starting, "child_exit": child_exit, "on_exit": on_exit}
+
+
+class Server(Application):
     """Gunicorn with the app factory; each worker process builds its own app (and worker threads)."""
 
     def __init__(self, options: dict[str, Any], config_file: str | None = None):
@@ -18,7 +78,13 @@ class Server(BaseApplication):
         self.config_file = config_file
         super().__init__()
 
+    def init(self, parser, opts, args):  # pragma: no cover - not used: load_config is ours
+        return None
+
     def load_config(self) -> None:
+        for key, value in {**DEFAULTS, **HOOKS}.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
         if self.config_file:
             self.load_config_from_file(self.config_file)
         for key, value in self.options.items():
@@ -32,18 +98,8 @@ class Server(BaseApplication):
 
 
 def serve(host: str, port: int, *, workers: int | None = None, threads: int | None = None,
-          config_file: str | None = None) -> None:
-    options: dict[str, Any] = {
-        "bind": f"{host}:{port}",
-        "worker_class": "gthread",
-        "workers": workers,
-        "threads": threads,
-        "accesslog": None,
-        "graceful_timeout": 10,
-        "timeout": 30,
-    }
-    if config_file is None:
-        options.setdefault("workers", 1)
-        options["workers"] = workers or 1
-        options["threads"] = threads or 8
-    Server(options, config_file).run()
+          config_file: str | None = None, log_format: str = "json", log_level: str = "INFO") -> None:
+    from .logs import logconfig
+
+    Server({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+            "logconfig_dict": logconfig(log_format, log_level)}, config_file).run()

@@ -28,6 +28,8 @@ import sqlite_utils
 
 #: After this long a claimed row whose worker died is claimed again.
 LEASE_SECONDS = 30.0
+#: A flagged answer that nobody exported is deleted after this many retention periods.
+REVIEW_KEEP_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Store:
         if db is None:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # conversation data: readable by the bot's user only
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -257,8 +261,11 @@ class Store:
             self.db.execute("DELETE FROM sessions WHERE user_hash = ?", [user_hash])
             self.db.execute("UPDATE inbox SET payload = NULL WHERE user_hash = ? AND status IN ('done', 'failed')",
                             [user_hash])
+            self.db.execute("UPDATE inbox SET user_hash = NULL WHERE user_hash = ? AND status != 'new'", [user_hash])
             self.db.execute("UPDATE outbox SET messages = NULL, to_id = NULL, reply_token = NULL, status = 'dropped'"
                             " WHERE user_hash = ? AND status IN ('pending', 'failed')", [user_hash])
+            self.db.execute("UPDATE outbox SET user_hash = NULL WHERE user_hash = ? AND status != 'sending'",
+                            [user_hash])
 
     # -- outbox ---------------------------------------------------------------------------
     def due(self, worker: str, now: float | None = None, lease: float = LEASE_SECONDS,
@@ -368,13 +375,41 @@ class Store:
                                              " AND status IN ('working', 'sending')", [claim]).rowcount
         return freed
 
+    def backup(self, path: str | os.PathLike) -> int:
+        """SQLite online backup to ``path`` (consistent even while other processes write).
+
+        Written to a temporary file next to ``path`` and renamed, so a failed backup never
+        spoils the previous one.  Returns the number of pages copied.
+        """
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            target = sqlite3.connect(str(tmp))
+            try:
+                self.db.conn.backup(target)
+                pages = target.execute("PRAGMA page_count").fetchone()[0]
+                ok = target.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                target.close()
+            if ok != "ok":
+                raise sqlite3.DatabaseError(f"the copy failed its integrity check: {ok}")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return pages
+
     def depth(self) -> dict[str, int]:
         inbox = self.db.execute("SELECT count(*) FROM inbox WHERE status IN ('new', 'working')").fetchone()[0]
         outbox = self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()[0]
         return {"inbox": inbox, "outbox": outbox}
 
     def purge(self, older_than: float, now: float | None = None) -> dict[str, int]:
-        """Delete finished rows older than ``older_than`` seconds and expired sessions."""
+        """Delete finished rows older than ``older_than`` seconds and expired sessions.
+
+        Staff flags of wrong answers (``reviews``) are kept until exported, then for the
+        same period; one never exported goes after ``REVIEW_KEEP_FACTOR`` times the period.
+        """
         now = time.time() if now is None else now
         cutoff = now - older_than
         with self.transaction():
@@ -384,8 +419,8 @@ class Store:
                                 [cutoff]).rowcount
             c = self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now]).rowcount
             d = self.db.execute("DELETE FROM escalations WHERE created_at < ?", [cutoff]).rowcount
-            e = self.db.execute("DELETE FROM reviews WHERE exported_at IS NOT NULL AND exported_at < ?",
-                                [cutoff]).rowcount
+            e = self.db.execute("DELETE FROM reviews WHERE (exported_at IS NOT NULL AND exported_at < ?)"
+                                " OR created_at < ?", [cutoff, now - older_than * REVIEW_KEEP_FACTOR]).rowcount
         return {"inbox": a, "outbox": b, "sessions": c, "escalations": d, "reviews": e}
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 
-from . import trypage
+from . import metrics, trypage
 from .channels import line as line_channel
 from .config import Settings
 from .delivery import LineSender, SlackSender
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     processors: dict = {}
     senders: dict = {}
     channels: dict[str, bool] = {}
-    worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads)
+    worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads,
+                    observe=metrics.observe_worker, retention_seconds=settings.retention_days * 86400)
     services = Services(settings, live, store, worker, channels)
 
     alert = None
@@ -93,6 +94,20 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     app.extensions["tsunagu"] = services
     app.register_blueprint(trypage.blueprint(services))
 
+    @app.after_request
+    def count(response):
+        path = request.path
+        channel = ("line" if path.startswith("/line/") else "slack" if path.startswith("/slack/")
+                   else "try" if path.startswith("/try") else None)
+        if channel:
+            metrics.REQUESTS.labels(channel, str(response.status_code)).inc()
+        return response
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        body, content_type = metrics.exposition(store.depth)
+        return Response(body, mimetype=content_type.split(";")[0], headers={"Content-Type": content_type})
+
     @app.get("/healthz")
     def healthz():
         depth = store.depth()
@@ -105,7 +120,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
         worker.start()
         if settings.reload_interval > 0:
             services.reloader = Reloader(live, settings, interval=settings.reload_interval, notify=notify,
-                                         seen=seen)
+                                         seen=seen, observe=lambda result: metrics.RELOADS.labels(result).inc())
             services.reloader.start()
     return app
 

@@ -25,6 +25,8 @@ log = logging.getLogger("tsunagu.worker")
 #: A failing event is retried this many times, then answered with the safe fallback.
 MAX_PROCESS_ATTEMPTS = 3
 POLL_SECONDS = 0.2
+#: How often an idle worker looks for work left by dead processes of this host.
+RECOVER_SECONDS = 5.0
 
 
 def _alive(pid: int) -> bool:
@@ -47,6 +49,8 @@ class Processed:
     session: tuple[str, dict | None] | None = None
     result: str = ""
     escalation: dict | None = None
+    intent: str | None = None      # for metrics (no text)
+    urgency: str | None = None
 
 
 class Processor(Protocol):
@@ -61,13 +65,18 @@ class Sender(Protocol):
 
 class Worker:
     def __init__(self, store: Store, processors: dict[str, Processor], senders: dict[str, Sender], *,
-                 timezone: str = "Asia/Tokyo", threads: int = 2, observe: Callable[[str, dict], None] | None = None):
+                 timezone: str = "Asia/Tokyo", threads: int = 2, observe: Callable[[str, dict], None] | None = None,
+                 retention_seconds: float = 30 * 24 * 3600, housekeeping_every: float = 3600.0):
         self.store = store
         self.processors = processors
         self.senders = senders
         self.tz = ZoneInfo(timezone)
         self.threads = threads
         self.observe = observe or (lambda name, info: None)
+        self.retention_seconds = retention_seconds
+        self.housekeeping_every = housekeeping_every
+        self._next_housekeeping = 0.0
+        self._next_recover = 0.0
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._pending_wakes = 0
@@ -77,9 +86,7 @@ class Worker:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        freed = self.store.recover(self.host, _alive)
-        if freed:
-            log.warning("took back %d item(s) left half-done by a process that stopped", freed)
+        self.recover_dead(force=True)
         for i in range(self.threads):
             t = threading.Thread(target=self._run, name=f"tsunagu-worker-{i}", daemon=True)
             t.start()
@@ -127,7 +134,32 @@ class Worker:
         if d is not None:
             self.deliver(d)
             return True
+        self.recover_dead()
+        self.housekeeping()
         return False
+
+    def recover_dead(self, force: bool = False) -> int:
+        """Take back work claimed by processes of this host that died (another instance, a
+        killed worker); claims from other hosts wait for their lease (store.LEASE_SECONDS)."""
+        now = time.time()
+        if not force and now < self._next_recover:
+            return 0
+        self._next_recover = now + RECOVER_SECONDS
+        freed = self.store.recover(self.host, _alive)
+        if freed:
+            log.warning("took back %d item(s) left half-done by a process that stopped", freed)
+        return freed
+
+    def housekeeping(self, force: bool = False) -> dict[str, int] | None:
+        """Delete what is past the retention period (at most once per housekeeping_every)."""
+        now = time.time()
+        if not force and now < self._next_housekeeping:
+            return None
+        self._next_housekeeping = now + self.housekeeping_every
+        removed = self.store.purge(self.retention_seconds, now)
+        if any(removed.values()):
+            log.info("retention: deleted %s", removed)
+        return removed
 
     def drain(self, timeout: float = 10.0) -> None:
         """Work until nothing is left that is due now (tests, the CLI)."""
@@ -150,10 +182,12 @@ class Worker:
                 return
             # never drop a message: answer with the safe fallback and keep the failure visible
             done = Processed(processor.fallback(claimed), result=f"fallback after {type(exc).__name__}")
-        self.store.complete(claimed, done.answers, session=done.session, session_ttl=SESSION_TTL,
+        self.store.complete(claimed, done.answers, session=done.session,
+                            session_ttl=min(SESSION_TTL, self.retention_seconds),
                             result=done.result, escalation=done.escalation)
         self.observe("processed", {"channel": claimed.channel, "kind": claimed.kind, "result": done.result,
-                                   "seconds": time.perf_counter() - started})
+                                   "seconds": time.perf_counter() - started, "intent": done.intent,
+                                   "urgency": done.urgency, "escalated": done.escalation is not None})
         log.info("processed %s (%s): %s", claimed.event_id, claimed.kind, done.result)
 
     def deliver(self, d: Delivery) -> None:

@@ -180,6 +180,10 @@ def test_follow_greets_and_unfollow_forgets(line):
     line.settle()
     assert store.session(user) is None
     assert store.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    # nothing left that ties the finished events to this person
+    for table in ("inbox", "outbox", "sessions"):
+        assert store.db.execute(f"SELECT count(*) FROM {table} WHERE user_hash = ?", [user]).fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM inbox WHERE payload IS NOT NULL").fetchone()[0] == 0
 
 
 # -- the area conversation ---------------------------------------------------------------------

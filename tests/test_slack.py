@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +15,8 @@ from bot.live import build
 from bot.web import create_app
 from fakes.line_api import FakeLine
 from fakes.line_webhook import callback, post_signed, text_event
-from fakes.slack_api import FakeSlack, block_problems, slack_headers
+from fakes import slack_events
+from fakes.slack_api import FakeSlack, block_problems
 
 SLACK_SECRET = "test-signing-secret"
 LINE_SECRET = "test-channel-secret"
@@ -51,28 +51,20 @@ class Env:
         self.services = app.extensions["tsunagu"]
 
     def post(self, body: str, content_type="application/json", ts=None, secret=SLACK_SECRET, extra=None):
-        headers = slack_headers(body, secret, ts, content_type)
-        headers.update(extra or {})
-        return self.client.post("/slack/events", data=body.encode(), headers=headers)
+        return self._send(slack_events.signed(body, secret, content_type=content_type, ts=ts, extra=extra))
+
+    def _send(self, signed_request: tuple[bytes, dict]):
+        data, headers = signed_request
+        return self.client.post("/slack/events", data=data, headers=headers)
 
     def command(self, text: str):
-        form = urlencode({"command": "/tsunagu", "text": text, "team_id": "T0001", "user_id": "U0STAFF",
-                          "user_name": "staff", "channel_id": "C0STAFF", "api_app_id": "A0001",
-                          "response_url": self.slack.response_url(), "trigger_id": "1.2.3"})
-        return self.post(form, "application/x-www-form-urlencoded")
+        return self._send(slack_events.command(text, SLACK_SECRET, self.slack.response_url()))
 
     def action(self, payload: dict):
-        return self.post(urlencode({"payload": json.dumps(payload, ensure_ascii=False)}),
-                         "application/x-www-form-urlencoded")
+        return self._send(slack_events.action(payload, SLACK_SECRET))
 
     def mention(self, text: str, event_id: str = "Ev0001", retry: int | None = None):
-        body = json.dumps({"type": "event_callback", "team_id": "T0001", "api_app_id": "A0001",
-                           "event_id": event_id, "event_time": int(time.time()),
-                           "event": {"type": "app_mention", "user": "U0STAFF", "text": f"<@U0BOT> {text}",
-                                     "ts": "1700000000.000100", "channel": "C0STAFF",
-                                     "event_ts": "1700000000.000100"}}, ensure_ascii=False)
-        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-        return self.post(body, extra=extra)
+        return self._send(slack_events.mention(text, SLACK_SECRET, event_id=event_id, retry=retry))
 
     def line_says(self, text: str, user: str = "U" + "a" * 32):
         event = text_event(text, user_id=user)

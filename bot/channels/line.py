@@ -146,7 +146,9 @@ class LineProcessor:
             turn = replace(turn, text=fill(turn.text, {"case_no": escalation["case_no"]}) or turn.text)
         answer = self._outgoing(claimed, turn, conv)
         new_session = (user_hash, turn.session) if user_hash and turn.kind != "greeting" else None
-        return Processed(([answer] if answer else []) + extra, new_session, _result(turn), escalation)
+        d = turn.decision
+        return Processed(([answer] if answer else []) + extra, new_session, _result(turn), escalation,
+                         d.intent if d else None, d.urgency if d else None)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
         """The safe answer when processing keeps failing: nothing is ever left unanswered."""

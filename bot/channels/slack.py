@@ -284,7 +284,8 @@ class SlackProcessor:
                              result="help")
         d = triage.decide(text, now=now)
         blocks = [_section(d.reply)] + triage_blocks(d, self.texts, triage, text)
-        return Processed([self._reply(claimed, event, d.reply, blocks)], result=f"mention {d.intent} {d.urgency}")
+        return Processed([self._reply(claimed, event, d.reply, blocks)], result=f"mention {d.intent} {d.urgency}",
+                         intent=d.intent, urgency=d.urgency)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
         event = claimed.payload.get("event") or {}

@@ -32,9 +32,12 @@ log = logging.getLogger("tsunagu.delivery")
 REPLY_MAX_AGE = 50.0
 #: (connect, read) seconds for every call to LINE.
 TIMEOUT = (3.0, 10.0)
-#: Give up after this many attempts or this long after the event (the operator sees it in metrics/logs).
-MAX_ATTEMPTS = 12
+#: Keep retrying a platform that fails (5xx, 429, timeouts) until the answer is this old: LINE
+#: keeps an X-Line-Retry-Key for 24 hours, and a late answer with the right number is better
+#: than none.  The attempt cap only stops a loop that something else got wrong (at most one
+#: attempt a minute, see backoff()).  Given-up answers show in metrics and logs.
 MAX_AGE = 24 * 3600.0
+MAX_ATTEMPTS = 2000
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,11 @@ class LineSender:
                            in_doubt=_may_have_arrived(exc))
 
 
+#: chat.postMessage errors about the message itself (https://api.slack.com/methods/chat.postMessage).
+SLACK_PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long",
+                             "no_text", "too_many_attachments", "invalid_attachments", "is_archived"})
+
+
 class SlackSender:
     """Posts Slack answers (thread replies, escalation alerts) with retries."""
 
@@ -193,13 +201,17 @@ class SlackSender:
                 retry_after = float(exc.response.headers.get("Retry-After"))
             except (AttributeError, TypeError, ValueError):
                 pass
-            outcome = Outcome("retry", "post", f"slack {error}", time.time() + backoff(d.attempts + 1, retry_after))
+            if error in SLACK_PERMANENT:     # the message itself is wrong: sending it again cannot help
+                outcome = Outcome("failed", "post", f"slack {error}")
+            else:                            # rate limits, outages, set-up problems an operator can fix
+                outcome = Outcome("retry", "post", f"slack {error}",
+                                  time.time() + backoff(d.attempts + 1, retry_after))
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             outcome = Outcome("retry", "post", f"slack {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
         now = time.time()
         if outcome.status == "delivered":
             self.store.delivered(d, "post", now)
-        elif d.attempts + 1 < MAX_ATTEMPTS:
+        elif outcome.status == "retry" and d.attempts + 1 < MAX_ATTEMPTS and now - d.event_ts < MAX_AGE:
             self.store.retry_later(d, outcome.retry_at, outcome.detail)
         else:
             self.store.give_up(d, outcome.detail, now)

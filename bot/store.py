@@ -162,6 +162,7 @@ class Store:
             db["inbox"].create_index(["user_hash"], if_not_exists=True)
             db["outbox"].create_index(["event_id", "seq"], unique=True, if_not_exists=True)
             db["outbox"].create_index(["status", "next_at"], if_not_exists=True)
+            db["outbox"].create_index(["user_hash", "status"], if_not_exists=True)
 
     # -- ids ------------------------------------------------------------------------------
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -185,7 +186,13 @@ class Store:
         return fresh
 
     def claim(self, worker: str, now: float | None = None, lease: float = LEASE_SECONDS) -> Claimed | None:
-        """Take the oldest waiting event whose user has nothing else in progress."""
+        """Take the oldest waiting event whose user has nothing else in progress.
+
+        "In progress" includes an earlier answer being sent or due now, so that one family's
+        answers reach them in the order they wrote, across processes.  An answer waiting to
+        retry (the platform is failing) does not hold the next message back: a new message may
+        be an emergency, and its answer should not wait out another's back-off.
+        """
         now = time.time() if now is None else now
         row = self.db.execute(
             """
@@ -197,9 +204,11 @@ class Store:
                                   AND o.status = 'working' AND o.lease_until >= ?)
                   AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.user_hash = i.user_hash AND p.event_id != i.event_id
                                   AND p.status IN ('new', 'working') AND p.event_ts < i.event_ts)
+                  AND NOT EXISTS (SELECT 1 FROM outbox q WHERE q.user_hash = i.user_hash
+                                  AND (q.status = 'sending' OR (q.status = 'pending' AND q.next_at <= ?)))
                 ORDER BY i.received_at LIMIT 1)
             RETURNING event_id, channel, kind, user_hash, event_ts, received_at, payload, attempts
-            """, [worker, now + lease, now, now]).fetchone()
+            """, [worker, now + lease, now, now, now]).fetchone()
         if row is None:
             return None
         return Claimed(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"), row[7])
@@ -309,8 +318,9 @@ class Store:
 
     def give_up(self, delivery: Delivery, error: str, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ?, sent_at = ?, lease_until = NULL"
-                        " WHERE id = ?", [error[:200], now, delivery.id])
+        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ?, sent_at = ?, lease_until = NULL,"
+                        " messages = NULL, to_id = NULL, reply_token = NULL WHERE id = ?",
+                        [error[:200], now, delivery.id])
 
     def once(self, key: str) -> bool:
         """True the first time ``key`` is seen by any process sharing this database."""
@@ -404,11 +414,13 @@ class Store:
         outbox = self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()[0]
         return {"inbox": inbox, "outbox": outbox}
 
-    def purge(self, older_than: float, now: float | None = None) -> dict[str, int]:
+    def purge(self, older_than: float, now: float | None = None, *,
+              pending_max_age: float = 24 * 3600) -> dict[str, int]:
         """Delete finished rows older than ``older_than`` seconds and expired sessions.
 
         Staff flags of wrong answers (``reviews``) are kept until exported, then for the
         same period; one never exported goes after ``REVIEW_KEEP_FACTOR`` times the period.
+        A consent question nobody answered (its masked excerpt) goes after ``pending_max_age``.
         """
         now = time.time() if now is None else now
         cutoff = now - older_than
@@ -418,6 +430,8 @@ class Store:
             b = self.db.execute("DELETE FROM outbox WHERE status IN ('sent', 'failed', 'dropped') AND sent_at < ?",
                                 [cutoff]).rowcount
             c = self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now]).rowcount
+            self.db.execute("UPDATE sessions SET data = json_remove(data, '$.pending_consent')"
+                            " WHERE json_extract(data, '$.pending_consent.asked_at') < ?", [now - pending_max_age])
             d = self.db.execute("DELETE FROM escalations WHERE created_at < ?", [cutoff]).rowcount
             e = self.db.execute("DELETE FROM reviews WHERE (exported_at IS NOT NULL AND exported_at < ?)"
                                 " OR created_at < ?", [cutoff, now - older_than * REVIEW_KEEP_FACTOR]).rowcount

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from .conversation import SESSION_TTL
+from .conversation import CONSENT_SECONDS, SESSION_TTL
 from .store import Claimed, Delivery, Outgoing, Store
 
 log = logging.getLogger("tsunagu.worker")
@@ -156,7 +156,7 @@ class Worker:
         if not force and now < self._next_housekeeping:
             return None
         self._next_housekeeping = now + self.housekeeping_every
-        removed = self.store.purge(self.retention_seconds, now)
+        removed = self.store.purge(self.retention_seconds, now, pending_max_age=CONSENT_SECONDS)
         if any(removed.values()):
             log.info("retention: deleted %s", removed)
         return removed

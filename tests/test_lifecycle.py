@@ -178,14 +178,40 @@ def test_backup_while_the_database_is_being_written(db, tmp_path):
     assert list(tmp_path.glob(".backup.db.*")) == []     # no temporary file left behind
 
 
-def test_a_failed_backup_keeps_the_previous_one(db, tmp_path):
+def test_a_failed_backup_keeps_the_previous_one(db, tmp_path, monkeypatch):
     Store(db)
     good = tmp_path / "good.db"
     assert CliRunner().invoke(cli, ["backup", str(good)]).exit_code == 0
     before = good.read_bytes()
     r = CliRunner().invoke(cli, ["backup", str(tmp_path / "missing-dir" / "x.db")])
     assert r.exit_code == 1 and "backup to" in r.output and "Traceback" not in r.output
-    db.write_bytes(b"not a database at all")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    monkeypatch.setenv("TSUNAGU_DB", str(garbage))
     r = CliRunner().invoke(cli, ["backup", str(good)])
     assert r.exit_code == 1 and "not a tsunagu database" in r.output
     assert good.read_bytes() == before
+
+
+def test_an_unanswered_consent_question_is_forgotten_after_a_day(tmp_path):
+    store = Store(tmp_path / "t.db")
+    now = time.time()
+    for user, asked in (("old", now - 25 * 3600), ("new", now - 3600)):
+        store.db.execute("INSERT INTO sessions (user_hash, channel, data, updated_at, expires_at) VALUES"
+                         " (?, 'line', ?, ?, ?)", [user, json.dumps({"area": {"pref": "北海道"}, "pending_consent": {
+                             "excerpt": "●●の件", "asked_at": asked}}, ensure_ascii=False), asked, now + 20 * DAY])
+    store.purge(30 * DAY, now)
+    assert store.session("old") == {"area": {"pref": "北海道"}}
+    assert store.session("new")["pending_consent"]["excerpt"] == "●●の件"
+
+
+def test_a_delivery_given_up_keeps_no_text(tmp_path):
+    store = Store(tmp_path / "t.db")
+    now = time.time()
+    store.accept([InboxEvent("e1", "line", "message", "u1", now, {"text": "x"})], now=now)
+    claimed = store.claim("w:1:0", now=now)
+    store.complete(claimed, [Outgoing("line", "u1", "Uraw", "tok", [{"type": "text", "text": "お返事"}], "k", now)],
+                   now=now)
+    store.give_up(store.due("w:1:0", now=now), "push 400")
+    row = store.db.execute("SELECT status, messages, to_id, reply_token, last_error FROM outbox").fetchone()
+    assert row == ("failed", None, None, None, "push 400")

@@ -64,7 +64,9 @@ class Env:
         return self._send(slack_events.action(payload, SLACK_SECRET))
 
     def mention(self, text: str, event_id: str = "Ev0001", retry: int | None = None):
-        return self._send(slack_events.mention(text, SLACK_SECRET, event_id=event_id, retry=retry))
+        signed = slack_events.mention(text, SLACK_SECRET, event_id=event_id, retry=retry)
+        self.last_event = json.loads(signed[0])["event"]
+        return self._send(signed)
 
     def line_says(self, text: str, user: str = "U" + "a" * 32):
         event = text_event(text, user_id=user)
@@ -136,7 +138,7 @@ def test_app_mention_is_answered_in_the_thread(env):
     posts = env.slack.calls_to("chat.postMessage")
     assert len(posts) == 1
     args = posts[0].args
-    assert args["thread_ts"] == "1700000000.000100" and args["channel"] == "C0STAFF"
+    assert args["thread_ts"] == env.last_event["ts"] and args["channel"] == "C0STAFF"
     assert "警察相談専用電話" in args["text"] and "消費生活センター" in args["text"]
 
 
@@ -154,6 +156,19 @@ def test_rate_limited_post_is_retried(env):
     env.settle()
     assert len(env.slack.calls_to("chat.postMessage")) >= 2
     assert env.services.store.db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0] == 1
+
+
+def test_a_slack_outage_is_retried_but_a_malformed_message_is_not(env):
+    env.slack.fail_next(2, status=500)
+    env.mention("サポステってなに？", event_id="EvDown")
+    env.settle()
+    assert len(env.slack.calls_to("chat.postMessage")) == 3
+    env.slack.fail_next(1, status=200, error="invalid_blocks")
+    env.mention("サポステってなに？", event_id="EvBad")
+    env.settle()
+    assert len(env.slack.calls_to("chat.postMessage")) == 4
+    rows = env.services.store.db.execute("SELECT event_id, status, last_error FROM outbox ORDER BY id").fetchall()
+    assert rows == [("slack:EvDown", "sent", "slack fatal_error"), ("slack:EvBad", "failed", "slack invalid_blocks")]
 
 
 # -- escalation ----------------------------------------------------------------------------------------------

@@ -139,9 +139,10 @@ class FakeSlack:
         with self._lock:
             self._faults.extend([(429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"})] * n)
 
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
+    def fail_next(self, n: int = 1, status: int = 500, error: str = "fatal_error") -> None:
+        """The next ``n`` calls fail; Slack answers most errors with HTTP 200 and ``ok: false``."""
         with self._lock:
-            self._faults.extend([(status, {}, {"ok": False, "error": "fatal_error"})] * n)
+            self._faults.extend([(status, {}, {"ok": False, "error": error})] * n)
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]

@@ -24,11 +24,12 @@ def signed(body: str, secret: str, *, content_type: str = "application/json", ts
 def mention(text: str, secret: str, *, event_id: str = "Ev0001", retry: int | None = None,
             channel: str = STAFF_CHANNEL) -> tuple[bytes, dict]:
     """An ``app_mention`` event (Events API), optionally as Slack's retry ``retry``."""
+    now = time.time()
+    ts = f"{int(now)}.{int(now * 1e6) % 1_000_000:06d}"       # Slack's message ts: seconds.micro
     body = json.dumps({"type": "event_callback", "team_id": TEAM, "api_app_id": APP,
-                       "event_id": event_id, "event_time": int(time.time()),
+                       "event_id": event_id, "event_time": int(now),
                        "event": {"type": "app_mention", "user": STAFF, "text": f"<@U0BOT> {text}",
-                                 "ts": "1700000000.000100", "channel": channel,
-                                 "event_ts": "1700000000.000100"}}, ensure_ascii=False)
+                                 "ts": ts, "channel": channel, "event_ts": ts}}, ensure_ascii=False)
     extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
     return signed(body, secret, extra=extra)
 

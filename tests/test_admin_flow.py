@@ -11,13 +11,8 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +20,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.config import Settings
 from fakes.slack_api import FakeSlack
+from servers import ServerProcess, get, post_json, until
 
 NEW_INTENT = """id: setsudenki
 title: 節電器・省エネ機器の高額な訪問販売
@@ -59,22 +55,11 @@ NEW_REPLY = """advice:
 MESSAGE = "電気代が安くなる節電器を玄関先で勧められて買ってしまった"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _post(url: str, payload: dict) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+_post = post_json
 
 
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return json.loads(r.read())
+    return json.loads(get(url)[1])
 
 
 @pytest.fixture
@@ -92,43 +77,16 @@ def server(tmp_path, reload_interval):
     for dic in base.cache_dir.glob("user-*.dic"):
         shutil.copy(dic, cache / dic.name)
     with FakeSlack() as slack:
-        port = _free_port()
-        env = {**os.environ, "TSUNAGU_INTENTS_DIR": str(intents), "TSUNAGU_RESPONSES_DIR": str(responses),
+        env = {"TSUNAGU_INTENTS_DIR": str(intents), "TSUNAGU_RESPONSES_DIR": str(responses),
                "TSUNAGU_CACHE_DIR": str(cache), "TSUNAGU_DB": str(tmp_path / "t.db"), "TSUNAGU_TRY_PAGE": "1",
                "TSUNAGU_RELOAD_INTERVAL": reload_interval, "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": slack.token,
                "SLACK_API_BASE_URL": slack.api_url, "SLACK_ADMIN_CHANNEL": "C0ADMIN"}
-        for key in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
-            env.pop(key, None)
-        log = open(tmp_path / "server.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", "2", "--threads", "4"], env=env, stdout=log, stderr=log,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        end = time.time() + 60
-        while True:
-            try:
-                _get(url + "/healthz")
-                break
-            except OSError:
-                if time.time() > end or proc.poll() is not None:
-                    raise AssertionError("server did not start:\n" + (tmp_path / "server.log").read_text())
-                time.sleep(0.1)
-        try:
-            yield {"url": url, "intents": intents, "responses": responses, "env": env, "slack": slack,
-                   "log": tmp_path / "server.log", "pid": proc.pid}
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
-            log.close()
+        with ServerProcess(tmp_path, env) as server:
+            yield {"url": server.url, "intents": intents, "responses": responses, "env": server.env, "slack": slack,
+                   "log": server.log_path, "pid": server.proc.pid}
 
 
-def _until(predicate, timeout=30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+_until = until
 
 
 def _every_worker(url: str, check) -> bool:

@@ -304,3 +304,34 @@ def test_env_example_and_readme_list_every_setting():
     assert listed - names == set(), "deploy/.env.example lists settings nothing reads"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert [n for n in sorted(names) if f"`{n}`" not in readme] == [], "missing from README's configuration"
+
+
+def test_slack_manifest_matches_what_the_app_handles():
+    manifest = yaml.safe_load((DEPLOY / "slack-app-manifest.yml").read_text(encoding="utf-8"))
+    source = (ROOT / "bot" / "channels" / "slack.py").read_text(encoding="utf-8")
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert commands == ["/tsunagu"] and all(f'"{c}"' in source for c in commands)
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert "app_mention" in source
+    urls = {manifest["settings"]["event_subscriptions"]["request_url"],
+            manifest["settings"]["interactivity"]["request_url"],
+            manifest["features"]["slash_commands"][0]["url"]}
+    assert urls == {"https://bot.example.jp/slack/events"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"app_mentions:read", "chat:write", "commands"}
+
+
+def test_alert_rules_use_metrics_the_bot_exports():
+    from bot import metrics
+
+    exported = set()
+    for collector in (metrics.REQUESTS, metrics.TRIAGE_SECONDS, metrics.DECISIONS, metrics.EMERGENCIES,
+                      metrics.DELIVERIES, metrics.RETRIES, metrics.FAILURES, metrics.DELIVERY_SECONDS,
+                      metrics.RELOADS, metrics.ESCALATIONS):
+        for family in collector.collect():
+            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}[family.type]
+            exported |= {family.name + suffix for suffix in suffixes}
+    exported |= {"tsunagu_inbox_depth", "tsunagu_outbox_depth", "up"}
+    rules = yaml.safe_load((DEPLOY / "prometheus-alerts.yml").read_text(encoding="utf-8"))
+    used = {name for group in rules["groups"] for rule in group["rules"]
+            for name in re.findall(r"\b(tsunagu_\w+|up)\b", rule["expr"])}
+    assert len(used) >= 6 and used - exported == set()

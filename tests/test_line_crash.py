@@ -6,72 +6,18 @@ once: nothing lost, nothing shown twice.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from bot.channels.line import retry_key
 from fakes.line_api import FakeLine
 from fakes.line_webhook import callback, new_user_id, post_signed, text_event
+from servers import ServerProcess
 
 SECRET = "crash-test-secret"
 MESSAGES = ["訪問販売で布団を買わされました", "身に覚えのない請求のハガキが届いた", "〒060-0001 です",
             "ヤミ金から毎日電話が来る", "息子が部屋から出てこない", "サポステってなに？"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, tmp: Path, fake: FakeLine):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token,
-                    "LINE_API_BASE_URL": fake.url, "TSUNAGU_DB": str(tmp / "crash.db"),
-                    "LINE_API_TIMEOUT": "1,3"}
-        self.log = open(tmp / "server.log", "ab")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", "2", "--threads", "4"],
-            env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
-        end = time.time() + 60
-        while time.time() < end:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    def queued(self) -> int:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-            data = json.loads(r.read())
-        return data["inbox"] + data["outbox"]
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)   # the master and every worker, no clean-up
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(20)
-        self.log.close()
 
 
 def _answers(fake: FakeLine, event: dict) -> int:
@@ -85,7 +31,9 @@ def _answers(fake: FakeLine, event: dict) -> int:
 def test_sigkill_while_queued_then_restart_answers_every_event_exactly_once(tmp_path, age):
     """age 0: answers go out by reply token; age 120 s: the tokens are too old, answers are pushed."""
     with FakeLine() as fake:
-        server = Server(tmp_path, fake)
+        server = ServerProcess(tmp_path, {"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token,
+                                          "LINE_API_BASE_URL": fake.url, "TSUNAGU_DB": str(tmp_path / "crash.db"),
+                                          "LINE_API_TIMEOUT": "1,3"})
         try:
             server.start()
             fake.delay_next(6, 1.5, process_first=True)   # calls reach LINE, answers come back slowly

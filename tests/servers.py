@@ -66,7 +66,11 @@ class ServerProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-        self.env = {**base, "TSUNAGU_DB": str(tmp / "tsunagu.db"), "TSUNAGU_LOG_FORMAT": "json", **(env or {})}
+        self.env = {**base, "TSUNAGU_DB": str(tmp / "tsunagu.db"), "TSUNAGU_LOG_FORMAT": "json",
+                    # under tmp, so that a SIGKILLed server leaves nothing in /tmp; "" = the server's own
+                    "PROMETHEUS_MULTIPROC_DIR": str(tmp / f"metrics-{name}"), **(env or {})}
+        if not self.env["PROMETHEUS_MULTIPROC_DIR"]:
+            del self.env["PROMETHEUS_MULTIPROC_DIR"]
         if command is None:
             command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
             command += ["--config", str(config)] if config else ["--workers", str(workers), "--threads", str(threads)]

@@ -54,7 +54,8 @@ def _metrics_dir(log: str) -> Path:
 
 # -- gunicorn --------------------------------------------------------------------------------------
 def test_shipped_gunicorn_config_serves_reloads_gracefully_and_stops_cleanly(tmp_path):
-    server = ServerProcess(tmp_path, {"TSUNAGU_WORKERS": "2", "TSUNAGU_THREADS": "4"}, config=CONF)
+    server = ServerProcess(tmp_path, {"TSUNAGU_WORKERS": "2", "TSUNAGU_THREADS": "4", "PROMETHEUS_MULTIPROC_DIR": ""},
+                           config=CONF)
     with server:
         status, body, _ = get(server.url + "/healthz")
         assert status == 200 and b'"status":"ok"' in body

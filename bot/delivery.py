@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass
 
 import urllib3
-from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi, PushMessageRequest,
-                                  ReplyMessageRequest)
+from linebot.v3.messaging import ApiClient, ApiException, Configuration
 
 from .store import Delivery, Store
 
@@ -85,11 +84,25 @@ class LineSender:
         self.on_result = on_result or (lambda outcome, delivery: None)
         self._local = threading.local()
 
-    def _api(self) -> MessagingApi:
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = self._local.api = MessagingApi(ApiClient(self.config))
-        return api
+    def _client(self) -> ApiClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = ApiClient(self.config)
+        return client
+
+    def _call(self, path: str, body: dict, headers: dict | None = None) -> None:
+        """POST ``body`` with line-bot-sdk's ApiClient (auth, timeouts, ApiException on non-2xx).
+
+        The messages are already valid Messaging API JSON (built by bot/channels/line_messages.py
+        and checked against LINE's OpenAPI spec in the tests), so the SDK's request models
+        (ReplyMessageRequest.from_dict …) are skipped: rebuilding them cost more CPU than the
+        triage itself (bench/load.py).
+        """
+        client = self._client()
+        client.call_api(path, "POST", header_params={"Accept": "application/json",
+                                                     "Content-Type": "application/json", **(headers or {})},
+                        body=body, auth_settings=["Bearer"], response_types_map={},
+                        _request_timeout=self.timeout)
 
     # -- one delivery ----------------------------------------------------------------------
     def send(self, d: Delivery) -> Outcome:
@@ -98,8 +111,10 @@ class LineSender:
         if outcome.status == "delivered":
             self.store.delivered(d, outcome.kind, now)
         elif outcome.status == "retry" and d.attempts + 1 < MAX_ATTEMPTS and now - d.event_ts < MAX_AGE:
+            # a 5xx or 429 says this attempt was not processed, nothing about an earlier call that
+            # was cut off: a row in doubt stays in doubt until a call settles it
             self.store.retry_later(d, outcome.retry_at, outcome.detail, drop_reply_token=outcome.kind == "push",
-                                   in_doubt=outcome.in_doubt)
+                                   in_doubt=outcome.in_doubt or d.in_doubt)
         else:
             self.store.give_up(d, outcome.detail or "gave up", now)
             outcome = Outcome("failed", outcome.kind, outcome.detail)
@@ -126,15 +141,16 @@ class LineSender:
     def _reply(self, d: Delivery, *, in_doubt: bool) -> Outcome:
         self.store.attempting(d, "reply")
         try:
-            self._api().reply_message_with_http_info(
-                ReplyMessageRequest.from_dict({"replyToken": d.reply_token, "messages": d.messages}),
-                _request_timeout=self.timeout)
+            self._call("/v2/bot/message/reply", {"replyToken": d.reply_token, "messages": d.messages})
             return Outcome("delivered", "reply")
         except ApiException as exc:
             if _invalid_reply_token(exc):
                 if in_doubt:
                     return Outcome("delivered", "reply", "token used by the call that was cut off")
                 return self._push(d)          # stale token: push now
+            if not exc.status:                # the SDK's wrapper for a TLS failure: the call may have arrived
+                return Outcome("retry", "reply", "reply TLS error", time.time() + backoff(d.attempts + 1),
+                               in_doubt=True)
             if exc.status == 429 or exc.status >= 500:
                 return Outcome("retry", "reply", f"reply {exc.status}", time.time() + backoff(d.attempts + 1,
                                                                                           _retry_after(exc)))
@@ -148,13 +164,15 @@ class LineSender:
             return Outcome("failed", "push", "no user id to push to")
         self.store.attempting(d, "push")
         try:
-            self._api().push_message_with_http_info(
-                PushMessageRequest.from_dict({"to": d.to_id, "messages": d.messages}),
-                x_line_retry_key=d.retry_key, _request_timeout=self.timeout)
+            self._call("/v2/bot/message/push", {"to": d.to_id, "messages": d.messages},
+                       {"X-Line-Retry-Key": d.retry_key})
             return Outcome("delivered", "push")
         except ApiException as exc:
             if exc.status == 409:
                 return Outcome("delivered", "push", "already accepted (409)")
+            if not exc.status:
+                return Outcome("retry", "push", "push TLS error", time.time() + backoff(d.attempts + 1),
+                               in_doubt=True)
             if exc.status == 429 or exc.status >= 500:
                 return Outcome("retry", "push", f"push {exc.status}", time.time() + backoff(d.attempts + 1,
                                                                                         _retry_after(exc)))

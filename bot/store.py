@@ -160,6 +160,7 @@ class Store:
             }, pk="id", if_not_exists=True)
             db["inbox"].create_index(["status", "received_at"], if_not_exists=True)
             db["inbox"].create_index(["user_hash"], if_not_exists=True)
+            db["inbox"].create_index(["user_hash", "status", "event_ts"], if_not_exists=True)
             db["outbox"].create_index(["event_id", "seq"], unique=True, if_not_exists=True)
             db["outbox"].create_index(["status", "next_at"], if_not_exists=True)
             db["outbox"].create_index(["user_hash", "status"], if_not_exists=True)
@@ -194,12 +195,20 @@ class Store:
         be an emergency, and its answer should not wait out another's back-off.
         """
         now = time.time() if now is None else now
+        # An expired lease (a worker died) is rare: look for one with a plain read (no write lock)
+        # and only then use the OR form.  With 'new' alone SQLite walks (status, received_at) in
+        # order and stops at the first eligible row, instead of testing and sorting the whole
+        # backlog while holding the write lock (248 ms -> 0.03 ms with 3,000 waiting; bench/load.py).
+        expired = self.db.execute("SELECT 1 FROM inbox WHERE status = 'working' AND lease_until < ? LIMIT 1",
+                                  [now]).fetchone() is not None
+        waiting = ("(i.status = 'new' OR (i.status = 'working' AND i.lease_until < ?))" if expired
+                   else "(i.status = 'new' AND ? IS NOT NULL)")
         row = self.db.execute(
-            """
+            f"""
             UPDATE inbox SET status = 'working', claimed_by = ?, lease_until = ?, attempts = attempts + 1
             WHERE event_id = (
                 SELECT i.event_id FROM inbox i
-                WHERE (i.status = 'new' OR (i.status = 'working' AND i.lease_until < ?))
+                WHERE {waiting}
                   AND NOT EXISTS (SELECT 1 FROM inbox o WHERE o.user_hash = i.user_hash AND o.event_id != i.event_id
                                   AND o.status = 'working' AND o.lease_until >= ?)
                   AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.user_hash = i.user_hash AND p.event_id != i.event_id

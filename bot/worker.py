@@ -124,15 +124,16 @@ class Worker:
     def step(self, me: str | None = None) -> bool:
         """Do one piece of work; False when there was nothing to do."""
         me = me or f"{self.name}:main"
+        # answers that are due go first: a due answer holds its family's next message back (claim)
+        d = self.store.due(me)
+        if d is not None:
+            self.deliver(d)
+            return True
         claimed = self.store.claim(me)
         if claimed is not None:
             self.handle(claimed)
             while (d := self.store.due(me, event_id=claimed.event_id)) is not None:
                 self.deliver(d)
-            return True
-        d = self.store.due(me)
-        if d is not None:
-            self.deliver(d)
             return True
         self.recover_dead()
         self.housekeeping()

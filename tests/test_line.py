@@ -286,6 +286,19 @@ def test_reply_timeout_does_not_double_send(line):
     assert len(line.deliveries_for(event)) == 1
 
 
+def test_a_reply_in_doubt_stays_in_doubt_through_a_server_error(line):
+    """Cut off (LINE took it) -> 500 on the retry -> "invalid reply token": that token was used by
+    the first call, so the answer counts as delivered; pushing it would show it twice."""
+    event = text_event("身に覚えのない請求のハガキが届いた")
+    line.fake.delay_next(1, 2.0, process_first=True)
+    line.post(event)
+    assert line.services.worker.step()               # the first reply: LINE takes it, the answer times out
+    line.fake.fail_next(1, 500)
+    line.settle()
+    assert [(d.kind, d.status) for d in line.fake.deliveries] == [("reply", 200), ("reply", 500), ("reply", 400)]
+    assert len(line.deliveries_for(event)) == 1
+
+
 def test_failed_processing_still_answers(line, monkeypatch):
     """A bug in the triage must not leave a family without an answer."""
     conversation = line.services.live.conversation()

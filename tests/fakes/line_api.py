@@ -27,6 +27,7 @@ import http
 import json
 import random
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -654,6 +655,11 @@ class FakeLine:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # default 5: bursts of concurrent clients would wait for SYN retries (1 s)
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that goes away (a SIGKILLed server, a timeout) is normal here, not a traceback
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -161,9 +161,11 @@ def test_cmd(cases: str | None, at: str | None) -> None:
 def chat(at: str | None) -> None:
     """Talk to tsunagu in the terminal (the same pipeline as LINE)."""
     from .channels.terminal import run_chat
+    from .conversation import Conversation, load_texts
 
     settings = Settings.from_env()
-    run_chat(_load(settings).triage, lambda: _now(settings, at))
+    conversation = Conversation(_load(settings).triage, load_texts(settings.responses_dir))
+    run_chat(conversation, lambda: _now(settings, at))
 
 
 @cli.command()

@@ -52,6 +52,8 @@ class ConversationTexts(BaseModel):
     consent_no_words: list[str]
     consent_thanks: str
     consent_declined: str
+    chat_greeting: str
+    chat_quit_words: list[str] = Field(min_length=1)
 
 
 def load_texts(responses_dir: Path) -> ConversationTexts:

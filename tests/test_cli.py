@@ -9,6 +9,7 @@ import sys
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.config import Settings
 
 NOW = ["--now", "2026-11-27T10:00"]
 
@@ -68,3 +69,30 @@ def test_console_script_runs_as_a_module():
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["urgency"] == "info"
+
+
+# -- tsunagu chat --------------------------------------------------------------------------------
+def test_chat_runs_the_line_conversation():
+    from bot.conversation import load_texts
+
+    texts = load_texts(Settings.from_env({}).responses_dir)
+    r = CliRunner().invoke(cli, ["chat", "--now", "2026-11-27T10:00"],
+                           input="訪問販売で布団を買わされました\n〒060-0001です\n最初から\n〒060-0001です\nおわり\nこれは読まれない\n")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(texts.chat_greeting)
+    first, area, reset, area_only = r.output.split("つなぐ> ")[1:]
+    assert "188" in first and "郵便番号" in first
+    assert "札幌市消費者センター" in area and "011-728-2121" in area      # the area answers the earlier worry
+    assert reset.startswith(texts.reset_reply)
+    assert "札幌市" in area_only and "消費者センター" not in area_only     # after a reset: nothing to answer yet
+    assert "読まれない" not in r.output
+
+
+def test_chat_ends_on_ctrl_d_and_never_shows_a_traceback(monkeypatch):
+    from bot.conversation import Conversation, load_texts
+
+    texts = load_texts(Settings.from_env({}).responses_dir)
+    monkeypatch.setattr(Conversation, "on_text", lambda *a, **k: 1 / 0)
+    r = CliRunner().invoke(cli, ["chat"], input="息子が部屋から出てこない\n")
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    assert texts.error_reply in r.output

@@ -1,33 +1,41 @@
-"""Terminal chat: the same triage pipeline as LINE, on stdin/stdout."""
+"""Terminal chat: the LINE conversation (area follow-up, 「最初から」) on stdin/stdout.
+
+The same :class:`~bot.conversation.Conversation` as the LINE channel, with the session
+kept in memory for the length of the chat.  Its words are in responses/conversation.yml.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Callable
 
 import click
 
-from ..triage.engine import Triage
+from ..conversation import Conversation
+from ..triage.text import clean
 
-GREETING = ("つなぐ（tsunagu）です。困っていることを、ふだんの言葉で書いてください。\n"
-            "終わるときは「おわり」か Ctrl-D。いのちや体が危ないときは、すぐ110番・119番へ。")
+log = logging.getLogger("tsunagu.terminal")
 
 
-def run_chat(triage: Triage, clock: Callable[[], datetime]) -> None:
-    click.echo(GREETING)
-    area = None
+def run_chat(conversation: Conversation, clock: Callable[[], datetime]) -> None:
+    texts = conversation.texts
+    quit_words = {clean(w) for w in texts.chat_quit_words}
+    click.echo(texts.chat_greeting)
+    session: dict | None = None
     while True:
         try:
             text = click.prompt("\nあなた", prompt_suffix="> ", default="", show_default=False)
         except (EOFError, click.Abort):
             click.echo("")
             return
-        if text.strip() in ("おわり", "exit", "quit"):
+        if clean(text).rstrip("。!！") in quit_words:
             return
-        if text.strip() == "最初から":
-            area = None
-            click.echo("はい、最初からどうぞ。")
-            continue
-        decision = triage.decide(text, now=clock(), area=area)
-        area = decision.facts.area or area
-        click.echo("\nつなぐ> " + decision.reply.replace("\n", "\n       "))
+        try:
+            turn = conversation.on_text(text, session, clock())
+        except Exception:  # never a traceback in front of a family: the safe answer instead
+            log.exception("chat: could not answer")
+            reply = texts.error_reply
+        else:
+            session, reply = turn.session, turn.text
+        click.echo("\nつなぐ> " + reply.replace("\n", "\n       "))

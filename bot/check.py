@@ -99,13 +99,13 @@ NEAR_DUPLICATE = 0.85
 def _near_duplicate_issues(triage) -> list[Issue]:
     """Near-same examples in two intents (after Sudachi normalization): Dialogflow's "too similar"."""
     out: list[Issue] = []
-    seen: list[tuple[frozenset, str, str]] = []
+    seen: list[tuple[frozenset, str]] = []
     for intent in triage.intents.values():
         for n, text in enumerate(intent.spec.examples):
             keys = frozenset(triage.tokenizer.keys(text))
             if len(keys) < 5:
                 continue
-            for other_keys, other, other_text in seen:
+            for other_keys, other in seen:
                 if other == intent.id:
                     continue
                 similarity = len(keys & other_keys) / len(keys | other_keys)
@@ -114,7 +114,7 @@ def _near_duplicate_issues(triage) -> list[Issue]:
                                      f"example is nearly the same as one in {other!r} ({similarity:.0%}): {text[:30]}",
                                      "違う相談なら言い回しを変え、同じ相談ならどちらか一方にまとめてください"))
                     break
-            seen.append((keys, intent.id, text))
+            seen.append((keys, intent.id))
     return out
 
 

@@ -78,9 +78,6 @@ class Server(Application):
         self.config_file = config_file
         super().__init__()
 
-    def init(self, parser, opts, args):  # pragma: no cover - not used: load_config is ours
-        return None
-
     def load_config(self) -> None:
         for key, value in {**DEFAULTS, **HOOKS}.items():
             if key in self.cfg.settings:

@@ -162,12 +162,6 @@ class Worker:
             log.info("retention: deleted %s", removed)
         return removed
 
-    def drain(self, timeout: float = 10.0) -> None:
-        """Work until nothing is left that is due now (tests, the CLI)."""
-        end = time.time() + timeout
-        while time.time() < end and self.step():
-            pass
-
     def handle(self, claimed: Claimed) -> None:
         processor = self.processors.get(claimed.channel)
         if processor is None:

@@ -39,11 +39,21 @@ def get(url: str, timeout: float = 10) -> tuple[int, bytes, dict]:
         return e.code, e.read(), dict(e.headers)
 
 
+def post(url: str, data: bytes, headers: dict, timeout: float = 10) -> tuple[int, bytes]:
+    """POST without raising on 4xx/5xx: (status, body)."""
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 def post_json(url: str, payload: dict, timeout: float = 10) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
+    status, body = post(url, json.dumps(payload, ensure_ascii=False).encode(),
+                        {"Content-Type": "application/json"}, timeout)
+    assert status == 200, (status, body[:200])
+    return json.loads(body)
 
 
 def until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

@@ -204,7 +204,7 @@ def nginx(tmp_path):
     check = subprocess.run([binary, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen([binary, "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.DEVNULL)
     try:
         yield {"https": f"https://127.0.0.1:{https}", "http": f"http://127.0.0.1:{http}", "upstream": upstream,
                "ca": cert}

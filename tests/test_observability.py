@@ -28,7 +28,7 @@ from fakes.line_api import FakeLine
 from fakes.line_webhook import (callback, follow_event, new_user_id, post_signed, redelivered, sticker_event,
                                 text_event, unfollow_event)
 from fakes.slack_api import FakeSlack
-from servers import ServerProcess, get, post_json, until
+from servers import ServerProcess, get, post, post_json, until
 
 LINE_SECRET = "observability-line-secret"
 SLACK_SECRET = "observability-slack-secret"
@@ -126,8 +126,8 @@ def _traffic(server: ServerProcess, line: FakeLine, slack: FakeSlack, intents) -
     slack_statuses = []
     for signed in (slack_events.mention(SLACK_MENTION, SLACK_SECRET, event_id="EvObs1"),
                    slack_events.mention(SLACK_MENTION, SLACK_SECRET, event_id="EvObs1", retry=1)):
-        slack_statuses.append(_post(server.url + "/slack/events", *signed)[0])
-    status, body = _post(server.url + "/slack/events",
+        slack_statuses.append(post(server.url + "/slack/events", *signed)[0])
+    status, body = post(server.url + "/slack/events",
                          *slack_events.command(SLACK_COMMAND, SLACK_SECRET, slack.response_url()))
     slack_statuses.append(status)
     menu = next(b for b in json.loads(body)["blocks"] if b["type"] == "actions")
@@ -137,7 +137,7 @@ def _traffic(server: ServerProcess, line: FakeLine, slack: FakeSlack, intents) -
               "response_url": slack.response_url(), "trigger_id": "1.2",
               "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
                            "selected_option": option, "action_ts": "1.3"}]}
-    slack_statuses.append(_post(server.url + "/slack/events", *slack_events.action(review, SLACK_SECRET))[0])
+    slack_statuses.append(post(server.url + "/slack/events", *slack_events.action(review, SLACK_SECRET))[0])
     assert post_json(server.url + "/try/api", {"text": TRY_TEXT})["intent"]
 
     # an admin's edit goes live; a broken one is refused
@@ -153,18 +153,6 @@ def _traffic(server: ServerProcess, line: FakeLine, slack: FakeSlack, intents) -
     until(lambda: slack.calls_to("chat.postMessage") and slack.responses, 30, what="Slack calls")
     time.sleep(1.0)      # the reloaders of both workers see the last change
     return {"statuses": statuses, "slack_statuses": slack_statuses, "users": users, "line_events": events}
-
-
-def _post(url: str, data: bytes, headers: dict) -> tuple[int, bytes]:
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 # -- metrics -------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 

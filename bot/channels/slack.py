@@ -182,7 +182,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
     client = WebClient(token=config.bot_token, base_url=config.api_base_url,
                        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)])
 
-    def authorize(enterprise_id=None, team_id=None, user_id=None, logger=None, **_):
+    def authorize(enterprise_id=None, team_id=None, **_):
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=config.bot_token,
                                bot_id="B-tsunagu", bot_user_id=None)
 

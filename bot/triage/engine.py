@@ -32,8 +32,6 @@ FACT_KEYWORDS = {
 }
 #: Memoised (contacts, area, minute) -> windows entries before the cache is emptied.
 WINDOW_CACHE = 4096
-#: Roles a pattern can have in the index (see :class:`bot.triage.matcher.Pattern`).
-ROLES = ("keyword", "urgent", "act", "inherent", "signal", "mention")
 
 
 @dataclass

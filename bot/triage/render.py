@@ -26,7 +26,6 @@ class FrameSpec(BaseModel):
     law_header: str
     area_ask: str
     area_used: str
-    human: str
     window_explain: str = Field("・{label}：{explain}", description="a window described (staff questions)")
     closing: dict[str, str] = Field(default_factory=dict, description="last line per urgency")
 

@@ -23,7 +23,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
@@ -55,6 +55,8 @@ class SlackTexts(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     help: str
+    help_words: list[str] = Field(min_length=1)
+    area_words: list[str] = Field(min_length=1)
     area_usage: str
     area_header: str
     area_contacts: list[str]
@@ -206,15 +208,18 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
             return BoltResponse(status=200, body="")  # every other event type is not used
         return next()
 
+    help_words = {clean(w).lower() for w in texts.help_words}
+    area_words = {clean(w) for w in texts.area_words}
+
     @app.command("/tsunagu")
     def command(ack, command):
         text = (command.get("text") or "").strip()
         triage = live.current.loaded.triage
-        if not text or text.lower() in ("help", "ヘルプ", "使い方", "つかいかた"):
+        if not text or clean(text).lower() in help_words:
             ack(response_type="ephemeral", text=texts.help, blocks=[_section(texts.help)])
             return
         head, _, rest = text.partition(" ")
-        if head in ("窓口", "まどぐち") or clean(head) == "窓口":
+        if clean(head) in area_words:
             blocks = _area_lookup(rest, triage, texts, clock())
             ack(response_type="ephemeral", text=rest, blocks=blocks)
             return
@@ -310,6 +315,7 @@ def admin_notifier(client: WebClient, channel: str, store: Store) -> Callable[[l
             return
         lines = "\n".join(f"• `{i.file}:{i.line}` {i.message}" + (f"\n    → {i.hint}" if i.hint else "")
                            for i in errs[:15])
+        # in code, not in responses/slack.yml: this is said exactly when the files may be broken
         text = ("⚠️ つなぐ：編集されたファイルにエラーがあるため、前の版のまま動いています。"
                 "直して保存すると、自動で読み込み直します。\n" + lines)
         try:

@@ -15,9 +15,11 @@ from .decision import Decision, Reason
 from .extract import extract
 from .extract.area import Gazetteer
 from .facts import Area, Facts
+from .features import featurize
 from .intents import Intent
 from .matcher import LITERAL, Hit, Pattern, Phrase, PhraseIndex, split_parts
-from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues
+from .model import IntentModel, Sample, train
+from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues, read
 from .tokenize import Tokenizer
 from .text import clean, has_words
 from . import policy
@@ -74,13 +76,15 @@ class Triage:
         self._window_cache: dict[tuple, tuple] = {}
         self.fact_keywords: list[tuple[str, str, float]] = []  # ($amount …) scored from the extracted facts
         self._compile()
+        self.samples = self.training_samples()
+        self.model: IntentModel = train(self.samples)
 
     # -- compile -------------------------------------------------------------------
     @staticmethod
     def _token_forms(s: SignalSpec) -> TokenForms:
         f = frozenset
         return TokenForms(f(s.progressive_aux), f(s.progressive_verbs), f(s.past_aux), f(s.figurative),
-                          f(s.hypothetical), f(s.skip_aux), f(s.question_marks))
+                          f(s.hypothetical), f(s.skip_aux), f(s.question_marks), f(s.instruction))
 
     def _add(self, owner: str, text: str, weight: float, role: str) -> None:
         if str(text).startswith("$"):
@@ -132,6 +136,23 @@ class Triage:
             for text in names:
                 self._add(contact_id, text, 0.0, "mention")
 
+    def features(self, text: str):
+        """The model's feature bag of a raw text (cleaned and tokenized as a message would be)."""
+        cleaned = clean(text)
+        return featurize(self.tokenizer.tokenize(cleaned), cleaned)
+
+    def training_samples(self) -> list[Sample]:
+        """Every intent's examples (and counter-examples, as negatives) as model input."""
+        out: list[Sample] = []
+        for intent in self.intents.values():
+            if intent.id == self.k.empty_id:
+                continue
+            for text in intent.spec.examples:
+                out.append(Sample(self.features(text), intent.id, False, text))
+            for text in intent.spec.counter_examples:
+                out.append(Sample(self.features(text), intent.id, True, text))
+        return out
+
     # -- decide --------------------------------------------------------------------
     def decide(self, text: str, *, now: datetime, area: Area | None = None) -> Decision:
         """Triage one message.  ``area`` is what the session remembers, if anything."""
@@ -152,11 +173,13 @@ class Triage:
             if FACT_KEYWORDS[name](facts):
                 scores[owner] = scores.get(owner, 0.0) + weight
                 reasons.append(Reason("keyword", owner, name, "fact", weight))
-        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, tokens, cues, self.forms)
+        probs = self.model.probabilities(featurize(tokens, cleaned))
+        evidence = policy.evidence(self.intents, scores, probs)
+        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, read(tokens, cues, self.forms), probs)
         mentions = self._mentions(hits)
-        law_ids = self._law_ids(scores, emergencies, facts)
+        law_ids = self._law_ids(evidence, emergencies, facts)
         law_points = self._law(law_ids, facts, today)
-        routing = policy.route(self.intents, self.fallback, scores, emergencies, hits, cues, facts, tokens,
+        routing = policy.route(self.intents, self.fallback, evidence, emergencies, hits, cues, facts, tokens,
                                self.forms, mentions, today, self.k.signals.recent_days,
                                any(p.running for p in law_points))
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
@@ -200,14 +223,13 @@ class Triage:
         found = [(h.spans[0][0], h.pattern.owner) for h in hits if h.pattern.role == "mention"]
         return list(dict.fromkeys(owner for _, owner in sorted(found)))
 
-    def _law_ids(self, scores: dict[str, float], emergencies: Sequence[str], facts: Facts) -> list[str]:
+    def _law_ids(self, evidence: dict[str, float], emergencies: Sequence[str], facts: Facts) -> list[str]:
         if emergencies:
             return []
         ids: list[str] = []
-        for iid, score in sorted(scores.items(), key=lambda kv: -kv[1]):
-            spec = self.intents[iid].spec
-            if score >= spec.threshold:
-                ids.extend(x for x in spec.law if x not in ids)
+        for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1]):
+            if e >= policy.PRESENT:
+                ids.extend(x for x in self.intents[iid].spec.law if x not in ids)
         return ids
 
     def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,

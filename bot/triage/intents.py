@@ -34,6 +34,9 @@ class DangerSpec(BaseModel):
     figurative: list[str] = Field(default_factory=list,
                                   description="text right after an act that makes it a figure of speech here "
                                               "(e.g. そう: 死にそう)")
+    other_sense: list[str] = Field(default_factory=list,
+                                   description="text right before an act that gives its word another sense "
+                                               "(e.g. に対する: 教育に対する意識がない)")
 
 
 class AgeRule(BaseModel):

@@ -40,6 +40,9 @@ CACHE_LIMIT = 100_000
 MIN_AFFIX = 2
 #: Readings shorter than this are too ambiguous to look for inside kana runs.
 MIN_READING = 3
+#: Sentences apart that the parts of one danger act may stand (1: the same or the next sentence).
+#: A danger act is one event: 「お金」 early in a long story and 「今から」 at its end are not one.
+ACT_WINDOW = 1
 #: A message whose letters are at least this share kana is "kana-only writing".
 KANA_SHARE = 0.6
 _KANA = r"\u3041-\u3096\u30a1-\u30fa\u30fc"
@@ -245,9 +248,16 @@ class PhraseIndex:
                 if id(pattern) in seen:
                     continue
                 seen.add(id(pattern))
-                firsts = _in_order(pattern, found, tokens) if pattern.ordered else _anywhere(pattern, found)
+                last = None
+                if pattern.ordered:
+                    firsts = _in_order(pattern, found, tokens)
+                elif pattern.role in _LOCAL_ROLES and len(pattern.parts) > 1:
+                    firsts, last = _nearby(pattern, found, tokens, _LOCAL_ROLES[pattern.role])
+                else:
+                    firsts = _anywhere(pattern, found)
                 if firsts is not None:
-                    last = tuple(sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]}))
+                    if last is None:
+                        last = tuple(sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]}))
                     reading = any(alt in via_reading for part in pattern.parts for alt in part if alt in found)
                     out.append(Hit(pattern, tuple(firsts), last, reading))
         return out
@@ -261,6 +271,43 @@ def _anywhere(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]]) -> l
             return None
         firsts.append(min(spans))
     return firsts
+
+
+#: Roles whose "A & B" patterns must stand close together, and how many sentences apart they may be:
+#: a danger act is one event, a timing cue (あと + 5分, 今も & 続く) one phrase.
+_LOCAL_ROLES = {"act": ACT_WINDOW, "inherent": ACT_WINDOW, "signal": 0}
+
+
+def _nearby(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]], tokens: Sequence[Token],
+            window: int) -> tuple[list[tuple[int, int]] | None, tuple[tuple[int, int], ...]]:
+    """Every part within ``window`` sentences of an occurrence of the last part (linear in the occurrences)."""
+    by_sentence: list[dict[int, tuple[int, int]]] = []
+    for part in pattern.parts[:-1]:
+        first_in: dict[int, tuple[int, int]] = {}
+        for alt in part:
+            for span in found.get(alt, ()):
+                sent = tokens[span[0]].sentence
+                if sent not in first_in or span < first_in[sent]:
+                    first_in[sent] = span
+        if not first_in:
+            return None, ()
+        by_sentence.append(first_in)
+    lasts = sorted({s for alt in pattern.parts[-1] if alt in found for s in found[alt]})
+    firsts = None
+    near_lasts = []
+    for span in lasts:
+        sent = tokens[span[0]].sentence
+        chain = []
+        for first_in in by_sentence:
+            near = [first_in[k] for k in range(sent - window, sent + window + 1) if k in first_in]
+            if not near:
+                break
+            chain.append(min(near))
+        else:
+            near_lasts.append(span)
+            if firsts is None:
+                firsts = [*chain, span]
+    return firsts, tuple(near_lasts)
 
 
 def _in_order(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]],

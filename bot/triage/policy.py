@@ -16,14 +16,22 @@ from .decision import Reason
 from .facts import Facts
 from .intents import URGENCY_ORDER, Intent
 from .matcher import Hit
-from .signals import Cues, TokenForms, act_timing, is_question
+from .signals import Cues, Reading, TokenForms, act_timing, is_question, message_timing
 from .tokenize import Token
 
 #: Most windows a reply lists (the first screen must say what to do now).
 MAX_CONTACTS = 5
 EMERGENCY_IDS = ("emergency_110", "emergency_119")
-#: With no intent over its threshold, the best one still leads if it reaches this share of it.
-WEAK_SHARE = 0.66
+#: How much a keyword score at its intent's threshold adds to the model's probability
+#: (keywords are strong evidence, examples the main teacher).
+KEYWORD_WEIGHT = 0.5
+#: Evidence (model probability + keyword share) from which a worry counts as present.
+PRESENT = 0.55
+#: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
+#: a passing mention in a long story does not decide the whole message.
+LEAD_SHARE = 0.6
+#: With nothing present, the best worry still leads from this much evidence (else: not understood).
+WEAK = 0.3
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,18 @@ class Routing:
     reasons: tuple[Reason, ...]
 
 
+def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
+    """How strongly each (non-danger) worry is in the message: the model's probability plus the
+    keyword score as a share of the intent's threshold (capped at ±1, weighed by KEYWORD_WEIGHT)."""
+    out: dict[str, float] = {}
+    for iid, intent in intents.items():
+        if intent.spec.danger is not None:
+            continue
+        share = scores.get(iid, 0.0) / intent.spec.threshold
+        out[iid] = probs.get(iid, 0.0) + KEYWORD_WEIGHT * max(-1.0, min(1.0, share))
+    return out
+
+
 def score_intents(intents: dict[str, Intent], hits: Sequence[Hit]) -> tuple[dict[str, float], list[Reason]]:
     scores: dict[str, float] = {}
     reasons: list[Reason] = []
@@ -54,26 +74,59 @@ def score_intents(intents: dict[str, Intent], hits: Sequence[Hit]) -> tuple[dict
     return scores, reasons
 
 
-def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], tokens: Sequence[Token], cues: Cues,
-                   forms: TokenForms) -> tuple[dict[str, int], list[Reason]]:
-    """Rule-1 intents whose acts are happening now (or soon), with how many acts say so."""
+#: The model's probability of a danger from which it counts as an act, when the message is told as now.
+DANGER_MODEL = 0.3
+
+
+def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Reading,
+                   probs: dict[str, float] | None = None) -> tuple[dict[str, int], list[Reason]]:
+    """Rule-1 intents whose acts are happening now (or soon), with how many acts say so.
+
+    Two ways in: an act pattern of the intent file whose own sentence says now, or the learned
+    model sure of the danger while the message as a whole is told as happening now.
+    """
     fired: dict[str, int] = {}
     reasons: list[Reason] = []
+    for iid, p in (probs or {}).items():
+        intent = intents.get(iid)
+        if intent is None or intent.spec.danger is None or p < DANGER_MODEL:
+            continue
+        timing = message_timing(reading, intent.spec.danger.when)
+        reasons.append(Reason("danger", iid, f"model {p:.2f}", timing.reason, 1.0 if timing.now else 0.0))
+        if timing.now:
+            fired[iid] = 1
     for hit in hits:
         if hit.pattern.role not in ("act", "inherent") or hit.pattern.owner not in intents:
             continue
         intent = intents[hit.pattern.owner]
-        when = intent.spec.danger.when if intent.spec.danger else "now"
-        figurative = frozenset(intent.spec.danger.figurative) if intent.spec.danger else frozenset()
+        danger = intent.spec.danger
+        when = danger.when if danger else "now"
+        figurative = frozenset(danger.figurative) if danger else frozenset()
+        other_sense = tuple(danger.other_sense) if danger else ()
+        progressive = danger.progressive if danger else True
+        inherent = hit.pattern.role == "inherent"
         for span in hit.last:
-            timing = act_timing(span, tokens, cues, forms, when, hit.pattern.role == "inherent", figurative,
-                                progressive=intent.spec.danger.progressive if intent.spec.danger else True)
+            timings = [act_timing(s, reading, when, inherent, figurative, progressive=progressive,
+                                  other_sense=other_sense, parts=hit.spans) for s in _predicates(hit, span, reading)]
+            timing = next((t for t in timings if t.hard), None) or next((t for t in timings if t.now), timings[0])
             reasons.append(Reason("danger", intent.id, hit.pattern.text, timing.reason,
                                   1.0 if timing.now else 0.0))
             if timing.now:
                 fired[intent.id] = fired.get(intent.id, 0) + 1
                 break
     return fired, reasons
+
+
+_PREDICATE_POS = frozenset({"動詞", "形容詞"})
+
+
+def _predicates(hit: Hit, last: tuple[int, int], reading: Reading) -> list[tuple[int, int]]:
+    """The parts of a matched act that carry its time: those ending in a verb or adjective
+    (倒れて + 反応: 倒れておる says when), else the last part."""
+    spans = [*hit.spans[:-1], last] if len(hit.spans) > 1 else [last]
+    tokens = reading.tokens
+    verbs = [s for s in spans if tokens[s[1] - 1].pos in _PREDICATE_POS]
+    return verbs or [last]
 
 
 def _subject_age(facts: Facts) -> int | None:
@@ -92,14 +145,18 @@ def _contacts_of(match: Match, facts: Facts, mentions: Sequence[str]) -> list[st
     return contacts
 
 
-def _weak_best(intents: dict[str, Intent], scores: dict[str, float], mentions: Sequence[str],
+def _eligible(intent: Intent, mentions: Sequence[str], words: int) -> bool:
+    spec = intent.spec
+    return not (spec.contacts_from_mentions and not mentions) \
+        and not (spec.short_only is not None and words > spec.short_only)
+
+
+def _weak_best(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], mentions: Sequence[str],
                words: int) -> Match | None:
-    """The best intent below its threshold, if it is close enough to lead a message nothing else claims."""
-    candidates = [(s, i) for i, s in scores.items()
-                  if s > 0 and intents[i].spec.danger is None and not intents[i].spec.modifier
-                  and not (intents[i].spec.contacts_from_mentions and not mentions)
-                  and not (intents[i].spec.short_only is not None and words > intents[i].spec.short_only)
-                  and s >= intents[i].spec.threshold * WEAK_SHARE]
+    """The best worry below PRESENT, if it is close enough to lead a message nothing else claims."""
+    candidates = [(e, i) for i, e in evidence.items()
+                  if e >= WEAK and i != fallback.id and not intents[i].spec.modifier
+                  and _eligible(intents[i], mentions, words)]
     if not candidates:
         return None
     score, iid = max(candidates)
@@ -118,27 +175,24 @@ def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, men
     return tuple(dict.fromkeys(ordered))[:MAX_CONTACTS]
 
 
-def route(intents: dict[str, Intent], fallback: Intent, scores: dict[str, float], emergencies: dict[str, int],
+def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], emergencies: dict[str, int],
           hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
           mentions: Sequence[str], today: date, recent_days: int, law_running: bool) -> Routing:
     words = sum(1 for t in tokens if t.key is not None)
     reasons: list[Reason] = []
     fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
-    for iid, score in scores.items():
-        intent = intents[iid]
-        if iid in emergencies or intent.spec.danger is not None:
-            continue
-        if intent.spec.contacts_from_mentions and not mentions:
-            continue
-        if intent.spec.short_only is not None and words > intent.spec.short_only:
-            continue
-        if score >= intent.spec.threshold:
-            fired.append(Match(intent, score))
+    present = {iid: e for iid, e in evidence.items()
+               if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words)}
+    best = max((e for iid, e in present.items() if not intents[iid].spec.modifier), default=0.0)
+    for iid, e in present.items():
+        if iid not in emergencies:
+            fired.append(Match(intents[iid], e))
     ids = {m.intent.id for m in fired}
-    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, bool(ids & set(m.intent.spec.yields_to)),
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.score < LEAD_SHARE * best,
+                              bool(ids & set(m.intent.spec.yields_to)),
                               m.intent.rule, m.intent.spec.generic, -m.score))
     if not fired or fired[0].intent.spec.modifier:
-        best = _weak_best(intents, scores, mentions, words)
+        best = _weak_best(intents, fallback, evidence, mentions, words)
         if best:
             fired.insert(0, best)
             reasons.append(Reason("fallback", best.intent.id, "weak match", f"score {best.score:.1f}"))

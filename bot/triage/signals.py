@@ -8,13 +8,13 @@ This module reads the tokens around a matched act and the cue words listed in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .matcher import Hit, Phrase
-from .tokenize import Token
+from .tokenize import NEGATION_KEY, Token
 
 
 class SignalSpec(BaseModel):
@@ -32,6 +32,7 @@ class SignalSpec(BaseModel):
     distant_past: list[str]
     calm: list[str]
     reported: list[str]
+    report_frame: list[str] = Field(default_factory=list)
     question: list[str]
     situation: list[str]
     harassment: list[str] = Field(default_factory=list)
@@ -44,13 +45,15 @@ class SignalSpec(BaseModel):
     past_aux: list[str]
     figurative: list[str]
     hypothetical: list[str]
+    instruction: list[str] = Field(default_factory=list)
     skip_aux: list[str]
     question_marks: list[str]
     recent_days: int = Field(8, ge=0, le=60)
 
 
-KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "habitual", "distant_past", "calm", "reported", "question",
-                 "situation", "harassment", "deadline", "loss", "status_update")
+KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "habitual", "distant_past", "calm",
+                 "reported", "report_frame", "question", "situation", "harassment", "deadline", "loss",
+                 "status_update")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class TokenForms:
     hypothetical: frozenset[str]
     skip_aux: frozenset[str]
     question_marks: frozenset[str]
+    instruction: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,109 @@ class Cues:
 
 
 
+_OPEN = "「『“（(【"
+_CLOSE = {"」": "「", "』": "『", "”": "“", "）": "（", ")": "(", "】": "【"}
+#: Brackets that hold someone's words (parentheses hold asides: ages, names, notes).
+_SPEECH = frozenset("「『“")
+
+
+def quotations(tokens: Sequence[Token]) -> list[int]:
+    """For each token, the id of the quotation it stands in (its opening bracket's index), or -1.
+
+    Only brackets that close count (real text often leaves one open); nested quotes take the
+    innermost.  Linear in the number of tokens.
+    """
+    quote = [-1] * len(tokens)
+    stack: list[tuple[str, int]] = []
+    for i, t in enumerate(tokens):
+        ch = t.surface
+        if ch and ch[0] in _OPEN and len(ch) == 1:
+            stack.append((ch, i))
+        elif ch in _CLOSE and stack:
+            opener = _CLOSE[ch]
+            for depth in range(len(stack) - 1, -1, -1):
+                if stack[depth][0] == opener:
+                    start = stack[depth][1]
+                    del stack[depth:]
+                    if opener in _SPEECH:
+                        for j in range(start + 1, i):
+                            if quote[j] < start:
+                                quote[j] = start
+                    break
+    return quote
+
+
+@dataclass
+class Reading:
+    """One message read for timing, built once per message: its tokens and cues, where each sentence
+    ends, which words are quoted, and whether it is a report of someone else's case."""
+
+    tokens: Sequence[Token]
+    cues: Cues
+    forms: TokenForms
+    sentence_end: list[int]
+    quote: list[int]
+    report: bool
+    outer_end: list[int] = field(default_factory=list)   # token -> end of its sentence, quotations included
+    _scoped: dict = field(default_factory=dict, repr=False)
+
+    def sentences(self, name: str, quoted: bool = False) -> set[int]:
+        """Sentences with a ``name`` cue in the writer's own words (and, for a quoted act, in quotations)."""
+        key = (name, quoted)
+        found = self._scoped.get(key)
+        if found is None:
+            found = self._scoped[key] = {s for s, _, a, _ in self.cues.spans.get(name, ())
+                                         if quoted or self.quote[a] < 0}
+        return found
+
+    def still(self, quoted: bool = False) -> set[int]:
+        """Sentences with a "still going on" cue that is not about calm (「今も静かに部屋にいます」)."""
+        key = ("still", quoted)
+        found = self._scoped.get(key)
+        if found is None:
+            calm = self.cues.clauses("calm")
+            found = self._scoped[key] = {s for s, c, a, _ in self.cues.spans.get("still", ())
+                                         if c not in calm and (quoted or self.quote[a] < 0)}
+        return found
+
+    def live_now(self, quoted: bool = False) -> set[int]:
+        """Sentences with a "now" cue that is not about calm (「今は寝ている」)."""
+        key = ("live", quoted)
+        found = self._scoped.get(key)
+        if found is None:
+            calm = self.cues.clauses("calm")
+            found = self._scoped[key] = {s for s, c, a, _ in self.cues.spans.get("now", ())
+                                         if c not in calm and (quoted or self.quote[a] < 0)}
+        return found
+
+    def tail(self, end: int) -> Sequence[Token]:
+        """The tokens after ``end`` up to the end of its sentence."""
+        if end <= 0 or end >= len(self.tokens):
+            return ()
+        return self.tokens[end:self.sentence_end[self.tokens[end - 1].sentence]]
+
+
+def read(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> Reading:
+    ends: list[int] = []
+    for i, t in enumerate(tokens):
+        while len(ends) <= t.sentence:
+            ends.append(i)
+        ends[t.sentence] = i + 1
+    quote = quotations(tokens)
+    alarm = cues.any("alarm")
+    report = not alarm and any(quote[a] == -1 for _, _, a, _ in cues.spans.get("report_frame", ()))
+    # a sentence in the writer's words runs on through the quotations inside it (『…。…』と言われた。)
+    outer_end = [0] * len(tokens)
+    start = 0
+    for i, t in enumerate(tokens):
+        last = i + 1 == len(tokens)
+        if last or (quote[i] < 0 and t.sentence != tokens[i + 1].sentence and quote[i + 1] < 0):
+            for j in range(start, i + 1):
+                outer_end[j] = i + 1
+            start = i + 1
+    return Reading(tokens, cues, forms, ends, quote, report, outer_end)
+
+
 def collect_cues(hits: Sequence[Hit], tokens: Sequence[Token]) -> Cues:
     spans: dict[str, list[tuple[int, int, int, int]]] = {}
     for hit in hits:
@@ -105,6 +212,7 @@ def collect_cues(hits: Sequence[Hit], tokens: Sequence[Token]) -> Cues:
 class Timing:
     now: bool
     reason: str
+    hard: bool = False   # a reading that rules the act out whatever its other words say (negated, a figure…)
 
 
 def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 8) -> list[Token]:
@@ -117,13 +225,6 @@ def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 8)
             continue
         out.append(t)
     return out
-
-
-def _sentence_tail(tokens: Sequence[Token], end: int) -> list[Token]:
-    if end >= len(tokens):
-        return []
-    sentence = tokens[end - 1].sentence if end else 0
-    return [t for t in tokens[end:] if t.sentence == sentence]
 
 
 def aspect(tail: Sequence[Token], forms: TokenForms) -> str:
@@ -206,37 +307,98 @@ def _starts_with(after: list[Token], prefixes: frozenset[str], unless: tuple[str
     return any(text.startswith(p) for p in prefixes) and not text.startswith(unless)
 
 
-def act_timing(span: tuple[int, int], tokens: Sequence[Token], cues: Cues, forms: TokenForms,
-               when: str, inherent: bool, figurative: frozenset[str] = frozenset(),
-               progressive: bool = True) -> Timing:
+def _imperative(last: Token, after: Sequence[Token]) -> bool:
+    """An order (殴れ, 行け, 死ね): Sudachi reads a 五段 imperative as 仮定形 when no ば follows."""
+    if after and after[0].pos == "助動詞":
+        return after[0].conj == "命令形"
+    if last.pos != "動詞":
+        return False
+    return last.conj == "命令形" or (last.conj.startswith("仮定形") and not (after and after[0].norm in ("ば", "ども")))
+
+
+def _before(tokens: Sequence[Token], start: int, limit: int = 4) -> str:
+    """The few words right before an act, as written (for senses told apart by what comes first)."""
+    out = []
+    for t in reversed(tokens[max(0, start - limit):start]):
+        if t.pos == "補助記号" and t.surface in "。！？!?\n":
+            break
+        out.append(t.surface)
+    return "".join(reversed(out))
+
+
+def _instruction(after: Sequence[Token], forms: TokenForms) -> bool:
+    """The act is what someone was told to do (行ってください, 買うように言われ, 「ATMに行って」), not done."""
+    text = "".join(t.surface for t in after)
+    for lead in ("する", "し", "て", "で"):
+        if text.startswith(lead) and not text.startswith(("しよう", "しようと")):
+            text = text[len(lead):]
+            if lead in ("て", "で") and text[:1] in ("」", "』"):
+                return True   # a te-form request closing someone's words: 「…ATMに行って」
+            break
+    return any(text.startswith(p) for p in forms.instruction)
+
+
+#: Words that may stand between an act and the negation of its clause (切ったりとかはしてない).
+_CHAIN_TO_NEGATION = frozenset({"助詞", "助動詞", "接尾辞"})
+_LIGHT_VERBS = frozenset({"為る", "居る", "有る", "出来る", "遣る", "致す", "おる", "来る", "行く", "仕舞う"})
+
+
+def _negated(after: Sequence[Token]) -> bool:
+    """The act's own clause is negated further on (切ったりとかはしてない, 行かずに)."""
+    for t in after:
+        if t.key == NEGATION_KEY and t.pos in ("助動詞", "形容詞"):
+            return True
+        if t.surface in "、,。!?！？" or (t.pos not in _CHAIN_TO_NEGATION and t.norm not in _LIGHT_VERBS):
+            return False
+    return False
+
+
+def act_timing(span: tuple[int, int], reading: Reading, when: str, inherent: bool,
+               figurative: frozenset[str] = frozenset(), progressive: bool = True,
+               other_sense: tuple[str, ...] = (), parts: Sequence[tuple[int, int]] = ()) -> Timing:
     """Decide whether the act at ``span`` is an emergency now.
 
     - inherent acts (an overdose, a farewell note) are emergencies unless told as long ago;
     - other acts need "now": a now-cue in their sentence, a still-cue there or in the next
       sentence, progressive aspect on the act's own predicate (not habitual), or — for
       ``when: soon`` — a soon-cue (today, from now on) while the act is not told as done.
-    Figures of speech, hypotheticals, negations, quotes of news and calm-now block.
+    Figures of speech, other senses, hypotheticals, negations, instructions, quotes of news,
+    reports of someone else's case and calm-now block.  Cues inside quotations count only for
+    quoted acts (a scammer's 「今日中に」 is not the writer's today).
     """
+    tokens, cues, forms = reading.tokens, reading.cues, reading.forms
     start, end = span
     sentence = tokens[start].sentence
+    q = reading.quote[start] >= 0
     after = _after(tokens, end, forms)
+    if _imperative(tokens[end - 1], after):
+        return Timing(False, "an order or an insult (死ね, 殴れ), not an act", hard=True)
     if _starts_with(after, forms.figurative | figurative):
-        return Timing(False, "figure of speech")
-    if _starts_with(after, forms.hypothetical, unless=_HEARSAY):
-        return Timing(False, "hypothetical or negated")
-    if sentence in cues.sentences("reported"):
-        return Timing(False, "reported (news, someone else's story)")
-    if sentence in cues.sentences("conditional"):
-        return Timing(False, "a condition (もし…)")
-    past_here = sentence in cues.sentences("distant_past")
-    live = cues.live_now()
-    told = aspect(_sentence_tail(tokens, end), forms)
+        return Timing(False, "figure of speech", hard=True)
+    if other_sense and any(_before(tokens, a).endswith(other_sense) for a, _ in (span, *parts)):
+        return Timing(False, "another sense of the word", hard=True)
+    if _starts_with(after, forms.hypothetical, unless=_HEARSAY) or _negated(after):
+        return Timing(False, "hypothetical or negated", hard=True)
+    if _instruction(after, forms):
+        return Timing(False, "what someone was told to do", hard=True)
+    if sentence in reading.sentences("reported", q):
+        return Timing(False, "reported (news, someone else's story)", hard=True)
+    if reading.report:
+        return Timing(False, "a report of someone else's case", hard=True)
+    if sentence in reading.sentences("conditional", q):
+        return Timing(False, "a condition (もし…)", hard=True)
+    past_here = sentence in reading.sentences("distant_past", q)
+    live = reading.live_now(q)
+    told = aspect(reading.tail(end), forms)
     alarm = cues.any("alarm")
-    now_here = (bool(live & {sentence - 1, sentence}) or bool(cues.sentences("still") & {sentence, sentence + 1})
+    now_here = (bool(live & {sentence - 1, sentence}) or bool(reading.still(q) & {sentence, sentence + 1})
                 or alarm)
+    habitual = reading.sentences("habitual", q) & {sentence, sentence + 1} or sentence in reading.sentences("chronic", q)
     if inherent:
         if past_here and not now_here:
             return Timing(False, "long ago")
+        if tokens[start].clause in cues.clauses("habitual") and not now_here:
+            return Timing(False, "something that happens at times")
         return Timing(True, "an emergency in itself")
     if told == "quoted" and when == "now" and not alarm:
         return Timing(False, "inside a quotation")   # (a plan quoted, 『今日で終わりにする』って, still counts)
@@ -248,9 +410,8 @@ def act_timing(span: tuple[int, int], tokens: Sequence[Token], cues: Cues, forms
         return Timing(False, "in the past")
     if now_here:
         return Timing(True, "now")
-    if when == "soon" and told != "past" and cues.sentences("soon") & {sentence, sentence + 1}:
+    if when == "soon" and told != "past" and reading.sentences("soon", q) & {sentence, sentence + 1}:
         return Timing(True, "soon")
-    habitual = cues.sentences("habitual") & {sentence, sentence + 1} or sentence in cues.sentences("chronic")
     if progressive and told == "progressive" and not habitual:
         return Timing(True, "happening (progressive)")
     return Timing(False, "not now" if told != "past" else "told in the past")
@@ -258,6 +419,50 @@ def act_timing(span: tuple[int, int], tokens: Sequence[Token], cues: Cues, forms
 
 #: After たら/だら: hearsay, not a condition (飲んだらしい).
 _HEARSAY = ("たらしい", "だらしい")
+
+
+def message_timing(reading: Reading, when: str) -> Timing:
+    """Whether the message as a whole is told as happening now (or, with ``when: soon``, about to).
+
+    Used when the learned model sees a danger that no act pattern names: the words say *what*,
+    this says *when*, and only from explicit words (今, さっきから, 至急, and for plans 今夜, これから):
+    a verb form alone cannot be tied to a danger no pattern located.  Sentences about the past,
+    conditions or someone else's story do not count; nor does anything inside a quotation.
+    """
+    cues = reading.cues
+    if reading.report:
+        return Timing(False, "a report of someone else's case")
+    if cues.any("alarm"):
+        return Timing(True, "an alarm word")
+    blocked = reading.sentences("reported") | reading.sentences("conditional") | reading.sentences("distant_past")
+    if reading.still() - blocked:
+        return Timing(True, "still going on")
+    if reading.live_now() - blocked:
+        return Timing(True, "now")
+    if when == "soon":
+        skip = blocked | cues.sentences("calm") | cues.sentences("question")
+        if any(s not in skip and reading.quote[a] < 0 and not _told_as_past(reading, a)
+               for s, _, a, _ in cues.spans.get("soon", ())):
+            return Timing(True, "soon")
+    return Timing(False, "no word that says it is happening now")
+
+
+#: Sentence endings skipped when looking for the tense of a sentence (…行きましたよね。…来たらしい).
+_ENDINGS = frozenset({"ます", "です", "だ", "らしい", "そう", "よう", "みたい", "ね", "よ", "な", "か", "の", "ん",
+                      "けど", "けれど", "が", "し", "わ", "ぞ", "って", "と"})
+
+
+def _told_as_past(reading: Reading, at: int) -> bool:
+    """The sentence around token ``at`` ends in the past tense (今日…と電話があった。『…。』と言われました)."""
+    tokens = reading.tokens
+    i = reading.outer_end[at] - 1
+    while i >= at:
+        t = tokens[i]
+        if t.pos in ("補助記号", "空白") or t.norm in _ENDINGS:
+            i -= 1
+            continue
+        return t.norm in reading.forms.past_aux and t.pos == "助動詞"
+    return False
 
 
 def is_question(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> bool:
@@ -268,5 +473,5 @@ def is_question(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> bool:
         or any(t.surface in ("?", "？") for t in tokens[-2:])
 
 
-__all__ = ["SignalSpec", "TokenForms", "Cues", "Timing", "collect_cues", "act_timing", "is_question",
-           "KEYWORD_LISTS", "Phrase"]
+__all__ = ["SignalSpec", "TokenForms", "Cues", "Reading", "Timing", "collect_cues", "read", "act_timing", "message_timing",
+           "is_question", "quotations", "KEYWORD_LISTS", "Phrase"]

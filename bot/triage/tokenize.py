@@ -43,6 +43,7 @@ class Token(NamedTuple):
     clause: int
     sub: tuple[str, ...] = ()  # keys of the mode-A parts of a compound (定期点検 -> 定期, 点検)
     pos3: str = ""             # third POS level (人名, 地名, …)
+    conj: str = ""             # conjugation form (命令形: 死ね, 殴れ — an order or an insult, not an act)
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,11 @@ class Tokenizer:
                     known = info.get((surface, norm, pos_id))
                     if known is None:
                         known = learn(m, surface, norm, pos_id)
-                    key, pos0, pos1, sub, boundary, pos2 = known
+                    key, pos0, pos1, sub, boundary, pos2, conj = known
                     if key in _AUX_VERBS and pos1 == "非自立可能" and out and out[-1].norm in ("て", "で"):
                         key = None  # 行けていない = 行けない, 買ってしまった = 買った (aspect is read from norms)
                     append(Token(surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
-                                 sentence, clause, sub, pos2))
+                                 sentence, clause, sub, pos2, conj))
                     if boundary and not (len(out) > 1 and out[-2].end == out[-1].start
                                          and out[-2].surface[-1:] in _SENTENCE_MARKS):
                         # 「!!」「。。」 end one sentence, not two
@@ -142,7 +143,8 @@ class Tokenizer:
             pos = self._pos[pos_id] = tuple(self._dictionary.pos_of(pos_id))
         key = self._key_for(norm, pos[0], surface)
         sub: tuple[str, ...] = ()
-        if key is not None and len(surface) > 2 and pos[0] in _COMPOUND_POS:
+        if key is not None and len(surface) > 2 and pos[0] in _COMPOUND_POS and pos[2] != "副詞可能":
+            # (time nouns are not split: 今まで is not 今, 今朝 not 朝)
             parts = m.split(SplitMode.A)
             if len(parts) > 1:
                 sub = tuple(self._part_key(p) for p in parts)
@@ -152,7 +154,7 @@ class Tokenizer:
             boundary = 1
         else:
             boundary = 0
-        known = (key, pos[0], pos[1], sub, boundary, pos[2])
+        known = (key, pos[0], pos[1], sub, boundary, pos[2], pos[5])
         if len(self._info) < _CACHE_LIMIT:
             self._info[(surface, norm, pos_id)] = known
         return known

@@ -168,14 +168,15 @@ class Triage:
         facts = extract(cleaned, today, self.k.gazetteer, look_for_area=_may_name_a_place(cleaned, tokens))
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
-        scores, reasons = policy.score_intents(self.intents, hits)
+        reading = read(tokens, cues, self.forms)
+        scores, reasons = policy.score_intents(self.intents, hits, reading)
         for owner, name, weight in self.fact_keywords:
             if FACT_KEYWORDS[name](facts):
                 scores[owner] = scores.get(owner, 0.0) + weight
                 reasons.append(Reason("keyword", owner, name, "fact", weight))
         probs = self.model.probabilities(featurize(tokens, cleaned))
         evidence = policy.evidence(self.intents, scores, probs)
-        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, read(tokens, cues, self.forms), probs)
+        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, reading, probs)
         mentions = self._mentions(hits)
         law_ids = self._law_ids(evidence, emergencies, facts)
         law_points = self._law(law_ids, facts, today)

@@ -60,6 +60,8 @@ class AgeMention:
     start: int = 0
     end: int = 0
     parent: bool = False  # a parent's age (60代母・30代息子): not the person the worry is about
+    stage: bool = False   # a school stage (中2, 高校生), not a number of years
+    history: bool = False  # when something began or happened (中2から, 高校の頃, 20代は): not the age now
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,11 @@ class IntentSpec(BaseModel):
     yields_to: list[str] = Field(default_factory=list,
                                  description="intents that lead instead of this one when both match "
                                              "(more specific worries of a later rule)")
+    ages: tuple[int, int] | None = Field(
+        None, description="the worry is about someone of this age (e.g. [6, 19] for school): a message whose "
+                          "person is clearly older or younger does not count for it")
+    current_only: bool = Field(False, description="only what is going on now counts: keywords told as past, "
+                                                  "hypothetical or negated do not (昔は死にたかった, もし暴れたら)")
     short_only: int | None = Field(None, ge=1, description="counts only in messages of at most this many words "
                                                           "(greetings: a long story that says こんにちは is not one)")
     modifier: bool = Field(False, description="never leads: only adds its contacts to the worry that does "

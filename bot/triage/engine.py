@@ -15,12 +15,13 @@ from .decision import Decision, Reason
 from .extract import extract
 from .extract.area import Gazetteer
 from .facts import Area, Facts
-from .features import featurize
+from .features import MODEL_CHARS, featurize
 from .intents import Intent
 from .matcher import LITERAL, Hit, Pattern, Phrase, PhraseIndex, split_parts
 from .model import IntentModel, Sample, train
 from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues, read
 from .tokenize import Tokenizer
+from .topics import TopicsSpec
 from .text import clean, has_words
 from . import policy
 from .consumer_law import contract_date
@@ -50,6 +51,7 @@ class Knowledge:
     law: Any                # bot.triage.consumer_law.LawBook
     replies: Any            # bot.triage.render.Replies
     windows: dict[str, list[str]]  # contact id -> names people use for it
+    topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
     version: str = ""
 
 
@@ -165,10 +167,10 @@ class Triage:
         tokens = self.tokenizer.tokenize(cleaned)
         hits = self.index.hits(tokens, cleaned)
         cues = collect_cues(hits, tokens)
+        reading = read(tokens, cues, self.forms)
         facts = extract(cleaned, today, self.k.gazetteer, look_for_area=_may_name_a_place(cleaned, tokens))
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
-        reading = read(tokens, cues, self.forms)
         scores, reasons = policy.score_intents(self.intents, hits, reading)
         for owner, name, weight in self.fact_keywords:
             if FACT_KEYWORDS[name](facts):
@@ -176,7 +178,7 @@ class Triage:
                 reasons.append(Reason("keyword", owner, name, "fact", weight))
         probs = self.model.probabilities(featurize(tokens, cleaned))
         evidence = policy.evidence(self.intents, scores, probs)
-        emergencies, danger_reasons = policy.danger_matches(self.intents, hits, reading, probs)
+        emergencies, danger_reasons, danger_cue = policy.danger_matches(self.intents, hits, reading, probs)
         mentions = self._mentions(hits)
         law_ids = self._law_ids(evidence, emergencies, facts)
         law_points = self._law(law_ids, facts, today)
@@ -186,9 +188,21 @@ class Triage:
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
         if routing.primary.spec.danger is not None or routing.urgency == "info":
             law_points = ()
+        topics = self.k.topics.offer(routing.candidates) if routing.unsure and self.k.topics else ()
         return self._finish(routing.primary, routing.urgency, routing.contacts, facts,
                             tuple(m.intent.id for m in routing.fired), scores,
-                            tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points)
+                            tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points,
+                            unsure=bool(topics), topics=topics, danger_cue=danger_cue,
+                            probabilities=probs, evidence=evidence, analysed=min(len(cleaned), MODEL_CHARS),
+                            length=len(cleaned))
+
+    def answer_topic(self, intent_id: str, area: Area | None, *, now: datetime) -> Decision:
+        """Answer the worry a family picked from the topics offered when tsunagu was unsure."""
+        intent = self.intents.get(intent_id, self.fallback)
+        return self._finish(intent, intent.spec.urgency if intent.spec.urgency != "info" else "normal",
+                            tuple(intent.spec.contacts), Facts(area=area), (intent.id,), {},
+                            (Reason("topic", intent.id, "picked by the family", "after a question"),),
+                            now, law=())
 
     def revisit(self, intent_id: str, contacts: Sequence[str], urgency: str, area: Area, *, now: datetime) -> Decision:
         """Answer an earlier worry again for an area learnt since (the area conversation)."""
@@ -235,13 +249,12 @@ class Triage:
 
     def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,
                 fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
-                law: Sequence[Any], advice: bool = True) -> Decision:
+                law: Sequence[Any], advice: bool = True, **extra: Any) -> Decision:
         windows = self._windows(contacts, facts.area, now)
         needs_area = facts.area is None and any(c in self.k.replies.area_sensitive for c in contacts[:2]) \
-            and urgency in ("urgent", "normal") \
-            and urgency != "emergency"
+            and urgency in ("urgent", "normal") and not extra.get("unsure")
         decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,
                             title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
                             reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area,
-                            explain_windows=intent.spec.contacts_from_mentions and advice)
+                            explain_windows=intent.spec.contacts_from_mentions and advice, **extra)
         return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now, advice=advice))

@@ -33,6 +33,13 @@ LEAD_SHARE = 0.75
 #: Evidence from which a worry takes part in "lowest rule leads" whatever the others score
 #: (both the examples and the keywords say it: a real second worry, not a word in passing).
 STRONG = 0.8
+#: The leading worry is clear from this much evidence; below it a close second worry with other
+#: windows makes tsunagu ask (quick replies) instead of guessing.
+CONFIDENT = 0.9
+#: How close (in evidence) that second worry must be.
+CLOSE = 0.1
+#: Most candidate worries kept for the question.
+CANDIDATES = 4
 #: With nothing present, the best worry still leads from this much evidence (else: not understood).
 WEAK = 0.3
 
@@ -51,6 +58,8 @@ class Routing:
     contacts: tuple[str, ...]
     urgency: str
     reasons: tuple[Reason, ...]
+    unsure: bool = False               # ask which worry it is instead of guessing
+    candidates: tuple[str, ...] = ()   # worries it might be, best first
 
 
 def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
@@ -92,19 +101,23 @@ DANGER_MODEL = 0.3
 
 
 def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Reading,
-                   probs: dict[str, float] | None = None) -> tuple[dict[str, int], list[Reason]]:
+                   probs: dict[str, float] | None = None) -> tuple[dict[str, int], list[Reason], bool]:
     """Rule-1 intents whose acts are happening now (or soon), with how many acts say so.
 
     Two ways in: an act pattern of the intent file whose own sentence says now, or the learned
-    model sure of the danger while the message as a whole is told as happening now.
+    model sure of the danger while the message as a whole is told as happening now.  The last
+    value says whether the message holds any sign of danger at all (an act not ruled out by how
+    it is said, or the model seeing one), for the 110/119 line of a reply that asks.
     """
     fired: dict[str, int] = {}
     reasons: list[Reason] = []
+    cue = False
     for iid, p in (probs or {}).items():
         intent = intents.get(iid)
         if intent is None or intent.spec.danger is None or p < DANGER_MODEL:
             continue
         timing = message_timing(reading, intent.spec.danger.when)
+        cue = cue or not timing.hard
         reasons.append(Reason("danger", iid, f"model {p:.2f}", timing.reason, 1.0 if timing.now else 0.0))
         if timing.now:
             fired[iid] = 1
@@ -122,12 +135,13 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Rea
             timings = [act_timing(s, reading, when, inherent, figurative, progressive=progressive,
                                   other_sense=other_sense, parts=hit.spans) for s in _predicates(hit, span, reading)]
             timing = next((t for t in timings if t.hard), None) or next((t for t in timings if t.now), timings[0])
+            cue = cue or not timing.hard
             reasons.append(Reason("danger", intent.id, hit.pattern.text, timing.reason,
                                   1.0 if timing.now else 0.0))
             if timing.now:
                 fired[intent.id] = fired.get(intent.id, 0) + 1
                 break
-    return fired, reasons
+    return fired, reasons, cue
 
 
 _PREDICATE_POS = frozenset({"動詞", "形容詞"})
@@ -208,9 +222,14 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
           mentions: Sequence[str], today: date, recent_days: int, law_running: bool) -> Routing:
     words = sum(1 for t in tokens if t.key is not None)
     reasons: list[Reason] = []
-    fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
     present = {iid: e for iid, e in evidence.items()
                if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words, facts)}
+    worry = [iid for iid in present if not intents[iid].spec.modifier]
+    for iid in [i for i in emergencies if intents[i].spec.generic and worry]:
+        # a cry for help that names its worry (助けてください、業者に…) is that worry
+        del emergencies[iid]
+        reasons.append(Reason("danger", iid, "yields", f"the message names its worry: {worry[0]}"))
+    fired = [Match(intents[i], float(strength), True) for i, strength in emergencies.items()]
     best = max((e for iid, e in present.items() if not intents[iid].spec.modifier), default=0.0)
     for iid, e in present.items():
         if iid not in emergencies:
@@ -219,8 +238,10 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
     fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.score < min(STRONG, LEAD_SHARE * best),
                               bool(ids & set(m.intent.spec.yields_to)),
                               m.intent.rule, m.intent.spec.generic, -m.score))
+    weak = False
     if not fired or fired[0].intent.spec.modifier:
         best = _weak_best(intents, fallback, evidence, mentions, words, facts)
+        weak = True
         if best:
             fired.insert(0, best)
             reasons.append(Reason("fallback", best.intent.id, "weak match", f"score {best.score:.1f}"))
@@ -233,7 +254,25 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
                           f"rule {primary.intent.rule}: lowest matching rule leads"))
 
     urgency = _urgency(primary, fired, hits, cues, facts, tokens, forms, today, recent_days, law_running, reasons)
-    return Routing(primary.intent, tuple(fired), tuple(contacts), urgency, tuple(reasons))
+    ranked = [iid for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1])
+              if e >= WEAK and iid != fallback.id and not intents[iid].spec.modifier
+              and _eligible(intents[iid], mentions, words, facts)]
+    unsure = False
+    if not primary.emergency and urgency != "info":
+        if weak:
+            unsure, why = True, "nothing clearly matched"
+        else:
+            lead = evidence.get(primary.intent.id, primary.score)
+            first = contacts[0] if contacts else None
+            rivals = [i for i in ranked if i != primary.intent.id and evidence[i] >= lead - CLOSE
+                      and (intents[i].spec.contacts or [None])[0] != first]
+            unsure, why = lead < CONFIDENT and bool(rivals), f"{rivals[0]} is as likely" if rivals else ""
+        if unsure:
+            reasons.append(Reason("unsure", primary.intent.id, "ask which worry it is", why))
+    candidates = [primary.intent.id] if primary.intent is not fallback and not primary.emergency else []
+    candidates += [i for i in ranked if i not in candidates]
+    return Routing(primary.intent, tuple(fired), tuple(contacts), urgency, tuple(reasons), unsure,
+                   tuple(candidates[:CANDIDATES]))
 
 
 def _urgency(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues, facts: Facts,

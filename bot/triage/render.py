@@ -27,6 +27,8 @@ class FrameSpec(BaseModel):
     area_ask: str
     area_used: str
     window_explain: str = Field("・{label}：{explain}", description="a window described (staff questions)")
+    ask_topic: str = Field(description="the question when tsunagu is not sure which worry it is (quick replies follow)")
+    danger_line: str = Field(description="first line of a reply that asks, when the message holds a sign of danger")
     closing: dict[str, str] = Field(default_factory=dict, description="last line per urgency")
 
 
@@ -109,6 +111,11 @@ class Replies:
                 if c in EMERGENCY_IDS and c in frame.emergency:
                     out.append(frame.emergency[c])
                     break
+        elif decision.unsure:
+            if decision.danger_cue:
+                out.append(frame.danger_line)
+            out.append(frame.ask_topic)
+            advice = False
         if advice:
             out.extend(self.advice(decision.intent, values))
         if decision.explain_windows:
@@ -117,7 +124,7 @@ class Replies:
                 line = fill(frame.window_explain, {"label": spec.label, "explain": spec.explain})
                 if line:
                     out.append(line)
-        if decision.law:
+        if decision.law and not decision.unsure:
             out.append("")
             out.append(frame.law_header)
             for p in decision.law[:2]:
@@ -145,7 +152,7 @@ class Replies:
             used = fill(frame.area_used, values)
             if used:
                 out.append(used)
-        closing = frame.closing.get(decision.urgency)
+        closing = None if decision.unsure else frame.closing.get(decision.urgency)
         if closing:
             out.append("")
             out.append(closing)

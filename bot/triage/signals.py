@@ -339,15 +339,17 @@ def _instruction(after: Sequence[Token], forms: TokenForms) -> bool:
     return any(text.startswith(p) for p in forms.instruction)
 
 
+_NEGATIONS = frozenset({"ない", "無い", "ず", "ぬ", "へん", "ねえ"})
 #: Words that may stand between an act and the negation of its clause (切ったりとかはしてない).
 _CHAIN_TO_NEGATION = frozenset({"助詞", "助動詞", "接尾辞"})
-_LIGHT_VERBS = frozenset({"為る", "居る", "有る", "出来る", "遣る", "致す", "おる", "来る", "行く", "仕舞う"})
+_LIGHT_VERBS = frozenset({"為る", "居る", "有る", "出来る", "遣る", "致す", "おる", "来る", "行く", "仕舞う",
+                          "思う", "考える", "訳", "事", "積もり", "様", "気"})
 
 
 def _negated(after: Sequence[Token]) -> bool:
     """The act's own clause is negated further on (切ったりとかはしてない, 行かずに)."""
     for t in after:
-        if t.key == NEGATION_KEY and t.pos in ("助動詞", "形容詞"):
+        if (t.key == NEGATION_KEY or t.norm in _NEGATIONS) and t.pos in ("助動詞", "形容詞"):
             return True
         if t.surface in "、,。!?！？" or (t.pos not in _CHAIN_TO_NEGATION and t.norm not in _LIGHT_VERBS):
             return False
@@ -396,7 +398,8 @@ def act_timing(span: tuple[int, int], reading: Reading, when: str, inherent: boo
                 or alarm)
     habitual = reading.sentences("habitual", q) & {sentence, sentence + 1} or sentence in reading.sentences("chronic", q)
     if inherent:
-        if past_here and not now_here:
+        distant = reading.sentences("distant_past", q)
+        if (past_here or any(tokens[a].sentence in distant for a, _ in parts)) and not now_here:
             return Timing(False, "long ago")
         if tokens[start].clause in cues.clauses("habitual") and not now_here:
             return Timing(False, "something that happens at times")

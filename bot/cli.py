@@ -28,8 +28,12 @@ def _now(settings: Settings, at: str | None) -> datetime:
 def _load(settings: Settings):
     from .knowledge import KnowledgeError, load
 
+    from .live import settle
+
     try:
-        return load(settings)
+        loaded = load(settings)
+        settle()
+        return loaded
     except KnowledgeError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)

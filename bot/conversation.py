@@ -31,6 +31,8 @@ SESSION_TTL = 30 * 24 * 3600
 EXCERPT_CHARS = 300
 #: A "はい" counts as consent only this soon after the question (seconds).
 CONSENT_SECONDS = 24 * 3600
+#: A tapped topic answers the question "which worry is it?" only this soon after it (seconds).
+ASK_SECONDS = 24 * 3600
 
 
 class ConversationTexts(BaseModel):
@@ -71,6 +73,7 @@ class Turn:
     session: dict | None          # the new session (None: forget it)
     ask_area: bool = False
     ask_consent: bool = False
+    topics: tuple[str, ...] = ()  # quick replies: which worry it is (the reply asked)
     escalation: dict | None = None  # the family said yes: what staff may be told (masked)
 
 
@@ -116,6 +119,10 @@ class Conversation:
             data = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
             return Turn("declined", self.texts.consent_declined, None, data)
         known_area = area_from(session)
+        picked = self._picked_topic(said, session, now)
+        if picked is not None:
+            data = {k: v for k, v in (session or {}).items() if k != "asked"}
+            return self._answer(self.triage.answer_topic(picked, known_area, now=now), data, text, now)
         decision = self.triage.decide(text, now=now, area=known_area)
         new_area = decision.facts.area if decision.facts.area and decision.facts.area.source != "session" else None
         only_area = new_area is not None and decision.intent in (self.triage.fallback.id, self.triage.empty.id)
@@ -130,6 +137,16 @@ class Conversation:
         return self._area_given(area, session, now)
 
     # -- helpers ------------------------------------------------------------------------
+    def _picked_topic(self, said: str, session: dict | None, now: datetime) -> str | None:
+        """The worry a tapped topic button stands for: the one the last question offered for it,
+        else the topic's own (a family may also type the label later)."""
+        asked = (session or {}).get("asked") or {}
+        if asked and now.timestamp() - asked.get("asked_at", 0) <= ASK_SECONDS and said in asked.get("topics", {}):
+            return asked["topics"][said]
+        topics = self.triage.k.topics
+        topic = topics.by_label(said) if topics else None
+        return topic.intent if topic else None
+
     def _area_given(self, area: Area, session: dict | None, now: datetime) -> Turn:
         place = area.municipality or area.pref
         data: dict[str, Any] = dict(session or {})
@@ -142,7 +159,7 @@ class Conversation:
         return Turn("area_only", fill(self.texts.area_only, {"area": place}) or "", None, data)
 
     def _answer(self, decision: Decision, session: dict | None, text: str, now: datetime) -> Turn:
-        data: dict[str, Any] = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
+        data: dict[str, Any] = {k: v for k, v in (session or {}).items() if k not in ("pending_consent", "asked")}
         if decision.facts.area is not None:
             data["area"] = _area_dict(decision.facts.area)
         if decision.intent not in (self.triage.fallback.id, self.triage.empty.id) and decision.contacts:
@@ -150,6 +167,10 @@ class Conversation:
                             "urgency": decision.urgency}
         data["awaiting_area"] = bool(decision.needs_area)
         reply, ask = decision.reply, False
+        if decision.unsure and decision.topics:
+            # only ids and button words are kept: what was written is not
+            data["asked"] = {"topics": dict(decision.topics), "asked_at": now.timestamp()}
+            return Turn("answer", reply, decision, data, topics=tuple(label for label, _ in decision.topics))
         if self.escalation and decision.urgency in ("emergency", "urgent") and decision.contacts:
             area = decision.facts.area
             data["pending_consent"] = {

@@ -73,6 +73,7 @@ def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
     if turn.ask_consent:
         quick.append(quick_text(texts.quick_replies["consent_yes"]))
         quick.append(quick_text(texts.quick_replies["consent_no"]))
+    quick.extend(quick_text(label) for label in turn.topics)
     if turn.ask_area:
         quick.append(quick_location(texts.quick_replies["send_location"]))
     if turn.decision is not None and turn.kind in ("answer", "area_followup"):

@@ -38,4 +38,6 @@ def run_chat(conversation: Conversation, clock: Callable[[], datetime]) -> None:
             reply = texts.error_reply
         else:
             session, reply = turn.session, turn.text
+            if turn.topics:
+                reply += "\n\n" + "　".join(f"［{label}］" for label in turn.topics)
         click.echo("\nつなぐ> " + reply.replace("\n", "\n       "))

@@ -85,8 +85,9 @@ class Triage:
     @staticmethod
     def _token_forms(s: SignalSpec) -> TokenForms:
         f = frozenset
-        return TokenForms(f(s.progressive_aux), f(s.progressive_verbs), f(s.past_aux), f(s.figurative),
-                          f(s.hypothetical), f(s.skip_aux), f(s.question_marks), f(s.instruction))
+        t = lambda items: tuple(dict.fromkeys(items))  # noqa: E731  (prefixes, in file order)
+        return TokenForms(f(s.progressive_aux), f(s.progressive_verbs), f(s.past_aux), t(s.figurative),
+                          t(s.hypothetical), f(s.skip_aux), f(s.question_marks), t(s.instruction))
 
     def _add(self, owner: str, text: str, weight: float, role: str) -> None:
         if str(text).startswith("$"):

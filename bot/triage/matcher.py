@@ -24,6 +24,7 @@ of ordinary words (出ていきました must not match 定期).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -122,6 +123,7 @@ class PhraseIndex:
             fine_keys = [k for i in keyed for k in (tokens[i].sub or (tokens[i].key,))]
             self._scan(tokens, fine_idx, fine_keys, found)
         self._affixes(tokens, keyed, found)
+        offsets = _Offsets(tokens) if text else None
         if text and self.literals:
             if self._literal_re is None:
                 self._literal_re = re.compile("|".join(
@@ -131,11 +133,10 @@ class PhraseIndex:
                 for literal in self._overlaps.get(m.group(), (m.group(),)):
                     at = text.find(literal, m.start(), m.end())
                     if at >= 0:
-                        found.setdefault(self.literals[literal], []).append(
-                            _token_span(tokens, at, at + len(literal)))
+                        found.setdefault(self.literals[literal], []).append(offsets.span(at, at + len(literal)))
         by_reading: set[Phrase] = set()
         if text and self.by_reading:
-            for phrase, span in self._reading_hits(tokens, text):
+            for phrase, span in self._reading_hits(tokens, text, offsets):
                 if phrase not in found:
                     found[phrase] = [span]
                     by_reading.add(phrase)
@@ -174,7 +175,8 @@ class PhraseIndex:
                 if (i, i + 1) not in spans:
                     spans.append((i, i + 1))
 
-    def _reading_hits(self, tokens: Sequence[Token], text: str) -> Iterable[tuple[Phrase, tuple[int, int]]]:
+    def _reading_hits(self, tokens: Sequence[Token], text: str,
+                      offsets: "_Offsets") -> Iterable[tuple[Phrase, tuple[int, int]]]:
         kana_message = None
         starts = None
         for run in _KANA_RUN.finditer(text):
@@ -200,7 +202,7 @@ class PhraseIndex:
                 at, end = where[offset], where[offset + length - 1] + 1
                 if at not in starts:
                     continue  # inside a word Sudachi did read (イマシ in ございました)
-                span = _token_span(tokens, at, end)
+                span = offsets.span(at, end)
                 for phrase in phrases:
                     yield phrase, span
 
@@ -328,10 +330,21 @@ def _in_order(pattern: Pattern, found: dict[Phrase, list[tuple[int, int]]],
     return None
 
 
-def _token_span(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int]:
-    first = next((i for i, t in enumerate(tokens) if t.end > start), 0)
-    last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].start < end), first)
-    return first, last + 1
+class _Offsets:
+    """Character offsets of a message's tokens, for turning a text span into a token span by bisection."""
+
+    __slots__ = ("starts", "ends")
+
+    def __init__(self, tokens: Sequence[Token]):
+        self.starts = [t.start for t in tokens]
+        self.ends = [t.end for t in tokens]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        first = bisect_right(self.ends, start)          # first token ending after ``start``
+        last = bisect_left(self.starts, end) - 1        # last token starting before ``end``
+        if first >= len(self.ends):
+            first = 0
+        return first, max(last, first) + 1
 
 
 def split_parts(text: str) -> list[list[str]]:

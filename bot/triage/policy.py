@@ -86,7 +86,7 @@ def score_intents(intents: dict[str, Intent], hits: Sequence[Hit],
             continue
         if reading is not None and hit.pattern.weight > 0:
             current = intents[hit.pattern.owner].spec.current_only
-            why = [keyword_reading(span, reading, current) for span in hit.last]
+            why = [keyword_reading(span, reading, current) for span in hit.last[:MAX_SPANS]]
             if all(why):
                 reasons.append(Reason("keyword", hit.pattern.owner, hit.pattern.text, f"not counted: {why[0]}", 0.0))
                 continue
@@ -96,6 +96,9 @@ def score_intents(intents: dict[str, Intent], hits: Sequence[Hit],
     return scores, reasons
 
 
+#: Most places one keyword or act is read at (a crafted message repeating one word a thousand
+#: times costs no more than this many readings).
+MAX_SPANS = 64
 #: The model's probability of a danger from which it counts as an act, when the message is told as now.
 DANGER_MODEL = 0.3
 
@@ -131,7 +134,7 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Rea
         other_sense = tuple(danger.other_sense) if danger else ()
         progressive = danger.progressive if danger else True
         inherent = hit.pattern.role == "inherent"
-        for span in hit.last:
+        for span in hit.last[:MAX_SPANS]:
             timings = [act_timing(s, reading, when, inherent, figurative, progressive=progressive,
                                   other_sense=other_sense, parts=hit.spans) for s in _predicates(hit, span, reading)]
             timing = next((t for t in timings if t.hard), None) or next((t for t in timings if t.now), timings[0])

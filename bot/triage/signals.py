@@ -59,16 +59,22 @@ KEYWORD_LISTS = ("now", "still", "alarm", "conditional", "chronic", "soon", "hab
 
 @dataclass(frozen=True)
 class TokenForms:
-    """Token-level cue sets, as Sudachi normalized forms."""
+    """Token-level cue sets: Sudachi normalized forms (sets), and text prefixes (tuples, for
+    ``str.startswith``) looked for right after an act."""
 
     progressive_aux: frozenset[str]
     progressive_verbs: frozenset[str]
     past_aux: frozenset[str]
-    figurative: frozenset[str]
-    hypothetical: frozenset[str]
+    figurative: tuple[str, ...]
+    hypothetical: tuple[str, ...]
     skip_aux: frozenset[str]
     question_marks: frozenset[str]
-    instruction: frozenset[str] = frozenset()
+    instruction: tuple[str, ...] = ()
+    #: hypothetical forms without the wish (…たい is what a keyword like 死にたい names)
+    conditions: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conditions", tuple(h for h in self.hypothetical if h not in _NOT_NEGATIONS))
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class Cues:
 
 
 
+#: Most tokens after an act read for its tense.
+TAIL_TOKENS = 40
 _OPEN = "「『“（(【"
 _CLOSE = {"」": "「", "』": "『", "”": "“", "）": "（", ")": "(", "】": "【"}
 #: Brackets that hold someone's words (parentheses hold asides: ages, names, notes).
@@ -172,10 +180,11 @@ class Reading:
         return found
 
     def tail(self, end: int) -> Sequence[Token]:
-        """The tokens after ``end`` up to the end of its sentence."""
+        """The tokens after ``end`` up to the end of its sentence (at most TAIL_TOKENS: the tense of an
+        act is told within a few words, and a sentence without end must not cost its square)."""
         if end <= 0 or end >= len(self.tokens):
             return ()
-        return self.tokens[end:self.sentence_end[self.tokens[end - 1].sentence]]
+        return self.tokens[end:min(self.sentence_end[self.tokens[end - 1].sentence], end + TAIL_TOKENS)]
 
 
 def read(tokens: Sequence[Token], cues: Cues, forms: TokenForms) -> Reading:
@@ -303,9 +312,9 @@ _CHAIN = frozenset({"て", "で", "ながら", "たり", "だり", "つつ"})
 _SAYING = frozenset({"言う", "話す", "聞く", "申す", "思う", "連絡", "電話", "書く", "伝える", "脅す", "叫ぶ"})
 
 
-def _starts_with(after: list[Token], prefixes: frozenset[str], unless: tuple[str, ...] = ()) -> bool:
+def _starts_with(after: list[Token], prefixes: tuple[str, ...], unless: tuple[str, ...] = ()) -> bool:
     text = "".join(t.surface for t in after)
-    return any(text.startswith(p) for p in prefixes) and not text.startswith(unless)
+    return text.startswith(prefixes) and not text.startswith(unless)
 
 
 def _imperative(last: Token, after: Sequence[Token]) -> bool:
@@ -336,7 +345,7 @@ def _instruction(after: Sequence[Token], forms: TokenForms) -> bool:
             if lead in ("て", "で") and text[:1] in ("」", "』"):
                 return True   # a te-form request closing someone's words: 「…ATMに行って」
             break
-    return any(text.startswith(p) for p in forms.instruction)
+    return text.startswith(forms.instruction)
 
 
 _NEGATIONS = frozenset({"ない", "無い", "ず", "ぬ", "へん", "ねえ"})
@@ -376,7 +385,7 @@ def act_timing(span: tuple[int, int], reading: Reading, when: str, inherent: boo
     after = _after(tokens, end, forms)
     if _imperative(tokens[end - 1], after):
         return Timing(False, "an order or an insult (死ね, 殴れ), not an act", hard=True)
-    if _starts_with(after, forms.figurative | figurative):
+    if _starts_with(after, forms.figurative) or (figurative and _starts_with(after, tuple(figurative))):
         return Timing(False, "figure of speech", hard=True)
     if other_sense and any(_before(tokens, a).endswith(other_sense) for a, _ in (span, *parts)):
         return Timing(False, "another sense of the word", hard=True)
@@ -435,7 +444,7 @@ def keyword_reading(span: tuple[int, int], reading: Reading, current_only: bool)
     tokens, forms = reading.tokens, reading.forms
     start, end = span
     after = _after(tokens, end, forms)
-    if _negated(after) or _starts_with(after, forms.hypothetical - _NOT_NEGATIONS, unless=_HEARSAY):
+    if _negated(after) or _starts_with(after, forms.conditions, unless=_HEARSAY):
         return "negated or hypothetical"
     if not current_only:
         return ""

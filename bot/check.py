@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from .config import Settings
-from .evaluate import counter_hit, example_ok
+from .evaluate import ALIKE, WEAK_ACCURACY, cross_validate, danger_misses
 from .issues import Issue
 from .knowledge import KnowledgeError, load
 from .triage.intents import FEW_EXAMPLES
@@ -39,25 +39,45 @@ def _directory_issues(triage) -> list[Issue]:
 
 
 def _example_issues(triage, now: datetime) -> list[Issue]:
+    """What the examples teach, measured the way it will be used: on sentences the model did not learn.
+
+    Errors: a danger example that is not an emergency (danger must always win), a danger
+    counter-example that is one.  Warnings: an intent with few examples, examples too alike, a low
+    cross-validated accuracy, an example or counter-example the full triage still routes wrongly."""
     out: list[Issue] = []
+    results = cross_validate(triage, now)
+    misses = set(danger_misses(triage, now))
     for intent in triage.intents.values():
         spec = intent.spec
-        if len(spec.examples) < FEW_EXAMPLES:
-            out.append(Issue(intent.file, line_of(intent.lines, ("examples",)), "warning",
-                             f"only {len(spec.examples)} examples", f"{FEW_EXAMPLES}個以上、いろいろな書き方の例文を足してください"))
+        r = results[intent.id]
+        danger = spec.danger is not None
+        if intent.id not in (triage.fallback.id, triage.empty.id):
+            if len(spec.examples) < FEW_EXAMPLES:
+                out.append(Issue(intent.file, line_of(intent.lines, ("examples",)), "warning",
+                                 f"only {len(spec.examples)} examples",
+                                 f"{FEW_EXAMPLES}個以上、いろいろな書き方の例文を足してください（キーワードより例文が効きます）"))
+            if r.similarity > ALIKE:
+                out.append(Issue(intent.file, line_of(intent.lines, ("examples",)), "warning",
+                                 f"examples are too alike ({r.similarity:.0%} of their words shared)",
+                                 "同じ言い回しばかりです。ちがう言葉・ちがう場面の例文を足してください"))
+            if r.total and r.accuracy < WEAK_ACCURACY and not danger:
+                conf = ", ".join(f"{k}×{v}" for k, v in r.confused.most_common(3))
+                out.append(Issue(intent.file, line_of(intent.lines, ("examples",)), "warning",
+                                 f"cross-validated accuracy {r.accuracy:.0%} ({r.correct}/{r.total}); confused with {conf}",
+                                 "学習に使わなかった例文の読み分けが弱いです。区別がつく例文を足すか、似た intent と見直してください"))
         for n, text in enumerate(spec.examples):
-            d = triage.decide(text, now=now)
-            if not example_ok(intent, d):
-                why = ", ".join(f"{k}={v:.1f}" for k, v in sorted(d.scores.items(), key=lambda kv: -kv[1])[:3])
+            if (intent.id, text) in misses:
+                d = triage.decide(text, now=now)
                 out.append(Issue(intent.file, line_of(intent.lines, ("examples", n)), "error",
-                                 f"example routes to {d.intent!r}, not {intent.id!r}: {text[:40]}",
-                                 f"scores: {why or 'none'}. `tsunagu explain` で理由を確認し、keywords を足すか例文を見直してください"))
-        for n, text in enumerate(spec.counter_examples):
-            d = triage.decide(text, now=now)
-            if counter_hit(intent, d):
-                out.append(Issue(intent.file, line_of(intent.lines, ("counter_examples", n)), "error",
-                                 f"counter-example routes here: {text[:40]}",
-                                 "この文で反応している keywords の重みを下げるか、他の intent に例文を足してください"))
+                                 f"danger example is not an emergency (→ {d.intent}, {d.urgency}): {text[:40]}",
+                                 "`tsunagu explain` で読み取りを確認し、danger の acts を足してください"))
+        for kind, text, got in r.misses:
+            if kind != "counter":
+                continue
+            n = spec.counter_examples.index(text)
+            out.append(Issue(intent.file, line_of(intent.lines, ("counter_examples", n)), "error" if danger else "warning",
+                             f"counter-example routes here: {text[:40]}",
+                             "この文で反応している keywords の重みを下げるか、本当の行き先の intent に例文を足してください"))
     return out
 
 

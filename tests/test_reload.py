@@ -36,7 +36,7 @@ def copy(tmp_path) -> Settings:
     shutil.copytree(base.intents_dir, tmp_path / "intents")
     shutil.copytree(base.responses_dir, tmp_path / "responses")
     (tmp_path / "cache").mkdir()
-    for dic in base.cache_dir.glob("user-*.dic"):      # reuse the built user dictionary (4 s to build)
+    for dic in [*base.cache_dir.glob("user-*.dic"), *base.cache_dir.glob("model-*.npz")]:  # reuse what was built
         shutil.copy(dic, tmp_path / "cache" / dic.name)
     return Settings(intents_dir=tmp_path / "intents", responses_dir=tmp_path / "responses",
                     db_path=tmp_path / "t.db", cache_dir=tmp_path / "cache")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import cached_property
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
@@ -67,7 +68,8 @@ def _may_name_a_place(text: str, tokens: Sequence) -> bool:
 class Triage:
     """Compiled knowledge, ready to decide.  Build once; call :meth:`decide` many times."""
 
-    def __init__(self, knowledge: Knowledge):
+    def __init__(self, knowledge: Knowledge, model: IntentModel | None = None):
+        """``model``: one already trained on these very intents (the loader keeps a copy); else trained here."""
         self.k = knowledge
         self.tokenizer = knowledge.tokenizer
         self.intents = knowledge.intents
@@ -79,8 +81,7 @@ class Triage:
         self._window_cache: dict[tuple, tuple] = {}
         self.fact_keywords: list[tuple[str, str, float]] = []  # ($amount …) scored from the extracted facts
         self._compile()
-        self.samples = self.training_samples()
-        self.model: IntentModel = train(self.samples)
+        self.model: IntentModel = model if model is not None else train(self.samples)
 
     # -- compile -------------------------------------------------------------------
     @staticmethod
@@ -139,6 +140,7 @@ class Triage:
         for contact_id, names in self.k.windows.items():
             for text in names:
                 self._add(contact_id, text, 0.0, "mention")
+        self.index.prepare()
 
     def with_model(self, model: IntentModel) -> "Triage":
         """The same knowledge deciding with another model (cross-validation, first-look figures)."""
@@ -151,6 +153,11 @@ class Triage:
         """The model's feature bag of a raw text (cleaned and tokenized as a message would be)."""
         cleaned = clean(text)
         return featurize(self.tokenizer.tokenize(cleaned), cleaned)
+
+    @cached_property
+    def samples(self) -> list[Sample]:
+        """Every intent's examples (and counter-examples, as negatives) as model input."""
+        return self.training_samples()
 
     def training_samples(self) -> list[Sample]:
         """Every intent's examples (and counter-examples, as negatives) as model input."""

@@ -96,9 +96,8 @@ class PhraseIndex:
                 if phrase not in self.patterns_by_phrase:
                     if phrase[0] == LITERAL:
                         self.literals[phrase[1]] = phrase
-                        self._literal_re = None
-                        self._overlaps = {a: tuple(b for b in self.literals if b in a)
-                                          for a in self.literals if any(b != a and b in a for b in self.literals)}
+                        self._literal_re = None   # both rebuilt at the first lookup
+                        self._overlaps = {}
                     else:
                         self.by_first[phrase[0]].append(phrase)
                     for reading in readings.get(phrase, ()):
@@ -110,6 +109,15 @@ class PhraseIndex:
                 if pattern not in self.patterns_by_phrase[phrase]:
                     self.patterns_by_phrase[phrase].append(pattern)
         self._anchors = None
+
+    def prepare(self) -> None:
+        """Build the lookup structures once all patterns are in (done by the compiler, so that
+        threads deciding at once never see them half-built)."""
+        self._overlaps = {a: tuple(b for b in self.literals if b in a)
+                          for a in self.literals if any(b != a and b in a for b in self.literals)}
+        self._literal_re = re.compile("|".join(
+            re.escape(x) for x in sorted(self.literals, key=len, reverse=True))) if self.literals else None
+        self._anchor_index()
 
     # -- lookup --------------------------------------------------------------------------
     def occurrences(self, tokens: Sequence[Token], text: str = "") -> tuple[dict[Phrase, list[tuple[int, int]]], set[Phrase]]:
@@ -126,8 +134,7 @@ class PhraseIndex:
         offsets = _Offsets(tokens) if text else None
         if text and self.literals:
             if self._literal_re is None:
-                self._literal_re = re.compile("|".join(
-                    re.escape(x) for x in sorted(self.literals, key=len, reverse=True)))
+                self.prepare()
             for m in self._literal_re.finditer(text):
                 # overlapping literals (a shorter one inside a longer one) are checked one by one
                 for literal in self._overlaps.get(m.group(), (m.group(),)):

@@ -28,6 +28,8 @@ import numpy as np
 C = 2.0
 #: A counter-example weighs this many ordinary negatives.
 COUNTER_WEIGHT = 3.0
+#: A feature must appear in this many examples to be learned (rarer ones are noise, and cost memory).
+MIN_DF = 2
 #: Folds for cross-validation (``tsunagu check`` / ``tsunagu test``).
 FOLDS = 5
 
@@ -89,6 +91,27 @@ class IntentModel:
         return dict(zip(self.classes, p.tolist()))
 
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The model as plain arrays (the loader keeps a copy on disk; no pickle)."""
+        return {"classes": np.array(self.classes, dtype=str), "vocab": np.array(list(self.vocab), dtype=str),
+                "idf": self.idf, "weights": self.weights, "bias": self.bias,
+                "trained_on": np.array([self.trained_on])}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "IntentModel":
+        vocab = {str(f): i for i, f in enumerate(arrays["vocab"].tolist())}
+        model = cls(tuple(str(c) for c in arrays["classes"].tolist()), vocab,
+                    np.asarray(arrays["idf"], dtype=np.float32), np.asarray(arrays["weights"], dtype=np.float32),
+                    np.asarray(arrays["bias"], dtype=np.float32), int(arrays["trained_on"][0]))
+        if model.weights.shape != (len(vocab), len(model.classes)) or model.idf.shape != (len(vocab),):
+            raise ValueError("model arrays do not fit together")
+        return model
+
+
+#: Changes whenever features or training change, so that a model kept on disk is never reused wrongly.
+FORMAT = "ovr-lr-1"
+
+
 def _vocabulary(samples: Sequence[Sample], min_df: int) -> tuple[dict[str, int], np.ndarray]:
     df: Counter = Counter()
     for s in samples:
@@ -115,7 +138,7 @@ def _matrix(model: IntentModel, samples: Sequence[Sample]):
 
 
 def train(samples: Sequence[Sample], *, c: float = C, counter_weight: float = COUNTER_WEIGHT,
-          min_df: int = 1) -> IntentModel:
+          min_df: int = MIN_DF) -> IntentModel:
     """Fit one balanced logistic-regression detector per intent that has examples."""
     positives = [s for s in samples if not s.counter]
     classes = tuple(sorted({s.intent for s in positives}))

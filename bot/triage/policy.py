@@ -30,6 +30,9 @@ PRESENT = 0.5
 #: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
 #: a passing mention in a long story does not decide the whole message.
 LEAD_SHARE = 0.75
+#: Worries of this rule or lower (a life at risk: despair) lead whenever present, however much
+#: else the message says (POLICY rule 2 comes before every worry about money or family).
+LIFE_RULE = 2
 #: Below this model probability the examples clearly disagree with the keywords (a counter-example
 #: taught it): the keywords then count only DOUBTED of their weight.
 DOUBT = 0.06
@@ -244,7 +247,8 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
         if iid not in emergencies:
             fired.append(Match(intents[iid], e))
     ids = {m.intent.id for m in fired}
-    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, m.score < min(STRONG, LEAD_SHARE * best),
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier,
+                              m.intent.rule > LIFE_RULE and m.score < min(STRONG, LEAD_SHARE * best),
                               bool(ids & set(m.intent.spec.yields_to)),
                               m.intent.rule, m.intent.spec.generic, -m.score))
     weak = False

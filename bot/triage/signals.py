@@ -352,7 +352,7 @@ _NEGATIONS = frozenset({"ない", "無い", "ず", "ぬ", "へん", "ねえ"})
 #: Words that may stand between an act and the negation of its clause (切ったりとかはしてない).
 _CHAIN_TO_NEGATION = frozenset({"助詞", "助動詞", "接尾辞"})
 _LIGHT_VERBS = frozenset({"為る", "居る", "有る", "出来る", "遣る", "致す", "おる", "来る", "行く", "仕舞う",
-                          "思う", "考える", "訳", "事", "積もり", "様", "気"})
+                          "思う", "考える", "言う", "口", "訳", "事", "積もり", "様", "気"})
 
 
 def _negated(after: Sequence[Token]) -> bool:

@@ -1,0 +1,113 @@
+"""The learned layer: examples teach the bot, counter-examples teach it what to avoid.
+
+A new worry written by an admin as examples only (no keywords) must load, pass the checks and
+recognise paraphrases written afterwards that share few words with its examples.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bot.knowledge import load
+from bot.triage.model import Sample, train
+from tests.conftest import NOW
+
+NEW_INTENT = """\
+id: hakajimai
+title: 墓じまい・改葬の高額な請求や契約トラブル
+rule: 5
+contacts: [consumer_center]
+urgency: normal
+# examples only: no keywords
+examples:
+  - 墓じまいを頼んだ石材店から、見積もりの倍の金額を請求されました
+  - 田舎のお墓を閉じて遺骨を移したいのですが、業者に200万円と言われました。高すぎませんか
+  - 母が墓じまいの業者と契約してしまい、解約したいと言ったら違約金を求められています
+  - お寺に墓じまいを伝えたら、離檀料として300万円を払うように言われました
+  - 墓石の撤去費用が後から次々に追加されて、最初の話と全然違います
+  - 永代供養の契約をしたのに、毎年管理料の請求が来ます
+  - 父の遺骨を納骨堂に移す手続きを代行業者に頼んだら、手数料が高額でした
+  - 墓じまいの訪問営業が来て、今契約すれば安くなると言われて申し込んだ
+  - 改葬の手続きを業者に任せたら、追加料金ばかりで困っています
+  - ネットで見つけた墓じまい代行に申し込んだが、作業が終わらないまま連絡が取れなくなった
+  - 寺の住職から、お墓を移すなら檀家をやめる費用を払えと言われています
+  - 石屋さんに墓の解体を頼んだら、重機代や処分代が次々に上乗せされた
+"""
+NEW_REPLY = """\
+advice:
+  - "お墓の片付けや移しかえの費用で困ったときは、消費生活センターに相談できます。"
+"""
+#: Written after the examples above, on purpose with other words for the same worry.
+PARAPHRASES = [
+    "先祖代々のお墓をたたむことにしたら、思っていた三倍の代金を言われた",
+    "菩提寺に檀家をやめると伝えたところ、高いお布施を求められて困っている",
+    "お骨を引き取って樹木葬にしたいのに、頼んだ会社の費用がどんどん膨らむ",
+    "霊園の区画を返して墓石をどかしてもらったら、最初に聞いた額と違う請求書が届いた",
+    "親の眠る墓を近くの納骨堂へ移す作業を頼んだ会社と、連絡がつかなくなった",
+]
+
+
+@pytest.fixture(scope="module")
+def taught(settings, tmp_path_factory):
+    """The shipped knowledge plus one intent written as examples only."""
+    root = tmp_path_factory.mktemp("knowledge")
+    intents, responses = root / "intents", root / "responses"
+    shutil.copytree(settings.intents_dir, intents)
+    shutil.copytree(settings.responses_dir, responses)
+    (intents / "hakajimai.yml").write_text(NEW_INTENT, encoding="utf-8")
+    (responses / "replies" / "hakajimai.yml").write_text(NEW_REPLY, encoding="utf-8")
+    return load(replace(settings, intents_dir=intents, responses_dir=responses))
+
+
+def test_an_intent_with_examples_and_no_keywords_loads_without_errors(taught):
+    assert taught.triage.intents["hakajimai"].spec.keywords == {}
+    assert not [i for i in taught.issues if i.severity == "error"]
+
+
+def test_examples_alone_recognise_paraphrases_written_afterwards(taught):
+    triage = taught.triage
+    examples = [frozenset(triage.tokenizer.keys(t)) for t in triage.intents["hakajimai"].spec.examples]
+    for text in PARAPHRASES:   # the paraphrases really are other wording: few words in common
+        keys = frozenset(triage.tokenizer.keys(text))
+        assert max(len(keys & e) / len(keys | e) for e in examples) < 0.3, text
+    routed = [triage.decide(text, now=NOW).intent for text in PARAPHRASES]
+    assert sum(r == "hakajimai" for r in routed) >= 4, routed
+
+
+def test_without_its_examples_the_same_paraphrases_go_elsewhere(triage):
+    """The shipped bot (no such intent) cannot know them: the new intent is what taught it."""
+    assert all(triage.decide(text, now=NOW).intent != "hakajimai" for text in PARAPHRASES)
+
+
+def test_training_is_deterministic(triage):
+    a, b = train(triage.samples), train(triage.samples)
+    assert a.classes == b.classes and a.vocab == b.vocab
+    assert np.array_equal(a.weights, b.weights) and np.array_equal(a.bias, b.bias)
+
+
+def test_a_counter_example_lowers_the_model_for_its_intent(triage):
+    text = "車検の前に、車の点検を予約しようと思っています"
+    without = train(triage.samples).probabilities(triage.features(text))["tenken"]
+    taught = train([*triage.samples, Sample(triage.features(text), "tenken", True, text)])
+    assert taught.probabilities(triage.features(text))["tenken"] < without
+
+
+def test_the_model_sees_more_than_keywords(triage):
+    """A worry said with none of its keywords still gets a clear probability from the examples."""
+    probs = triage.model.probabilities(triage.features("母あての小包が毎月届いて、そのたびに代金を払っている。頼んだ覚えはないそうだ"))
+    best = max(probs, key=probs.get)
+    assert best in ("okuritsuke", "teiki_kounyu")
+    assert probs[best] > 0.5
+
+
+def test_explain_shows_the_model_beside_the_keywords(triage):
+    from bot.explain import explain_text
+
+    report = explain_text(triage, "訪問販売で布団を買わされた", NOW)
+    assert "model" in report.text and "evidence" in report.text
+    assert report.data["model"] and report.data["evidence"]
+    assert max(report.data["model"], key=report.data["model"].get) == "houmon_hanbai"

@@ -125,7 +125,9 @@ class Conversation:
             return self._answer(self.triage.answer_topic(picked, known_area, now=now), data, text, now)
         decision = self.triage.decide(text, now=now, area=known_area)
         new_area = decision.facts.area if decision.facts.area and decision.facts.area.source != "session" else None
-        only_area = new_area is not None and decision.intent in (self.triage.fallback.id, self.triage.empty.id)
+        guessed = any(r.kind == "fallback" for r in decision.reasons)   # nothing clearly matched
+        only_area = new_area is not None and (guessed or decision.intent in (self.triage.fallback.id,
+                                                                             self.triage.empty.id))
         if only_area:
             return self._area_given(new_area, session, now)
         return self._answer(decision, session, text, now)

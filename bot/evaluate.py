@@ -220,10 +220,11 @@ def examples_report(triage: Triage, now: datetime, echo: Callable[[str], None], 
     pairs: Counter = Counter()
     for iid, r in results.items():
         intent = triage.intents[iid]
-        bad = r.counter_wrong + sum(1 for iid2, _ in missed if iid2 == iid)
+        danger = intent.spec.danger is not None
+        bad = sum(1 for iid2, _ in missed if iid2 == iid) + (r.counter_wrong if danger else 0)
         all_ok &= bad == 0
         weak = r.total and r.accuracy < WEAK_ACCURACY
-        mark = "✗" if bad else ("△" if weak or r.similarity > ALIKE else "✓")
+        mark = "✗" if bad else ("△" if weak or r.similarity > ALIKE or r.counter_wrong else "✓")
         conf = ", ".join(f"{k}×{v}" for k, v in r.confused.most_common())
         echo(f"{iid:<{width}} {r.correct:>4}/{r.total:<4} {r.counter_total - r.counter_wrong:>3}/{r.counter_total:<4}"
              f" {mark} {conf}")
@@ -247,6 +248,6 @@ def examples_report(triage: Triage, now: datetime, echo: Callable[[str], None], 
     correct = sum(r.correct for r in results.values())
     echo(f"\n{correct}/{total} examples ({correct / max(total, 1):.1%}) route to their own intent when left out of "
          f"training; {sum(r.counter_wrong for r in results.values())} counter-example(s) route to the intent "
-         "they must avoid. ✗: a danger example not an emergency or a counter-example hit; △: weak (< "
+         "they must avoid. ✗: a danger example not an emergency, or a danger counter-example that is one; △: a counter-example hit, weak (< "
          f"{WEAK_ACCURACY:.0%}) or examples too alike (> {ALIKE:.0%} overlap).")
     return all_ok

@@ -283,14 +283,17 @@ KEEP_MODELS = 3
 
 
 def _model_key(version: str) -> str:
-    """Same files, same code, same libraries -> the same model (training is deterministic)."""
+    """Same files, same code, same libraries -> the same model (training is deterministic).
+    The code that makes features and trains is part of the key: a changed featurizer never meets
+    a model trained on the old one."""
     import numpy
     import sklearn
     import sudachidict_core
 
-    from .triage import model as m
+    from .triage import features, model as m, tokenize
 
-    parts = [version, m.FORMAT, str(m.C), str(m.COUNTER_WEIGHT), str(m.MIN_DF), sklearn.__version__,
+    code = hashlib.sha256(b"".join(Path(mod.__file__).read_bytes() for mod in (features, m, tokenize))).hexdigest()
+    parts = [version, code, str(m.C), str(m.COUNTER_WEIGHT), str(m.MIN_DF), str(m.FEW), sklearn.__version__,
              numpy.__version__, sudachipy.__version__, getattr(sudachidict_core, "__version__", "")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 

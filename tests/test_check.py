@@ -84,19 +84,51 @@ def test_unknown_template_field(copy):
     assert code == 1 and issue["line"] == line_of(path, "{name}") and "{amount}" in issue["hint"]
 
 
-def test_example_that_routes_elsewhere(copy):
-    path = copy / "intents" / "tenken.yml"
+def test_a_danger_example_that_is_not_an_emergency_is_an_error(copy):
+    """Danger must always win: its examples are checked against the shipped model, not averaged."""
+    path = copy / "intents" / "danger_violence.yml"
     edit(path, "examples:\n", "examples:\n  - 息子が部屋から何年も出てきません\n")
     code, report = run_check()
-    issue = find(report, "intents/tenken.yml", "routes to 'hikikomori_general'")
+    issue = find(report, "intents/danger_violence.yml", "danger example is not an emergency")
     assert code == 1 and issue["line"] == line_of(path, "息子が部屋から何年も出てきません")
 
 
-def test_counter_example_that_routes_here(copy):
-    path = copy / "intents" / "tenken.yml"
-    edit(path, "counter_examples:\n", "counter_examples:\n  - 無料点検と言われて屋根の工事を契約した\n")
+def test_a_danger_counter_example_that_is_an_emergency_is_an_error(copy):
+    path = copy / "intents" / "danger_violence.yml"
+    edit(path, "counter_examples:\n", "counter_examples:\n  - いま息子が包丁を振り回して暴れています\n")
     code, report = run_check()
-    assert code == 1 and find(report, "intents/tenken.yml", "counter-example routes here")
+    assert code == 1 and find(report, "intents/danger_violence.yml", "counter-example routes here")
+
+
+def test_an_example_the_model_cannot_learn_is_a_warning_with_its_confusion(copy):
+    """Examples teach; one that even the full model routes elsewhere is reported (a warning: the
+    cross-validated figures, not one sentence, decide whether an intent is weak)."""
+    path = copy / "intents" / "tenken.yml"
+    edit(path, "counter_examples:\n", "counter_examples:\n  - 無料で屋根を見てあげると言われて点検してもらい、工事の契約をしました\n")
+    code, report = run_check()
+    assert code == 0
+    issue = find(report, "intents/tenken.yml", "counter-example routes here", severity="warning")
+    assert issue["line"] == line_of(path, "無料で屋根を見てあげると言われて点検してもらい、工事の契約をしました")
+
+
+def test_too_few_and_too_alike_examples_are_warnings(copy):
+    path = copy / "intents" / "setsudenki.yml"
+    path.write_text("""\
+id: setsudenki
+title: 節電器の訪問販売
+rule: 5
+contacts: [consumer_center]
+examples:
+  - 節電器を買わされた
+  - 節電器を買わされました
+  - 節電器を高く買わされた
+""", encoding="utf-8")
+    (copy / "responses" / "replies" / "setsudenki.yml").write_text('advice: ["消費生活センターに相談してください。"]\n',
+                                                                  encoding="utf-8")
+    code, report = run_check()
+    assert code == 0   # an intent with examples and no keywords is valid
+    assert find(report, "intents/setsudenki.yml", "only 3 examples", severity="warning")
+    assert find(report, "intents/setsudenki.yml", "too alike", severity="warning")
 
 
 def test_the_same_example_in_two_intents(copy):
@@ -163,8 +195,8 @@ def test_text_output_has_file_line_and_hint(copy):
 def test_tsunagu_test_prints_the_table_and_confusions(copy):
     r = CliRunner().invoke(cli, ["test", "--now", "2026-11-27T10:00"])
     assert r.exit_code == 0, r.output[-2000:]
-    assert "examples route to their own intent" in r.output and "tenken" in r.output
-    edit(copy / "intents" / "tenken.yml", "examples:\n", "examples:\n  - 息子が部屋から何年も出てきません\n")
+    assert "cross-validation" in r.output and "when left out of training" in r.output and "tenken" in r.output
+    edit(copy / "intents" / "danger_violence.yml", "examples:\n", "examples:\n  - 息子が部屋から何年も出てきません\n")
     r = CliRunner().invoke(cli, ["test", "--now", "2026-11-27T10:00"])
     assert r.exit_code == 1
-    assert "tenken → hikikomori_general: 1" in r.output
+    assert "[danger_violence] 息子が部屋から何年も出てきません" in r.output

@@ -154,6 +154,10 @@ class Triage:
         cleaned = clean(text)
         return featurize(self.tokenizer.tokenize(cleaned), cleaned)
 
+    def probabilities(self, text: str) -> dict[str, float]:
+        """The model's probability of each intent for a raw text."""
+        return self.model.probabilities(self.features(text))
+
     @cached_property
     def samples(self) -> list[Sample]:
         """Every intent's examples (and counter-examples, as negatives) as model input."""

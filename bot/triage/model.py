@@ -28,6 +28,9 @@ import numpy as np
 C = 2.0
 #: A counter-example weighs this many ordinary negatives.
 COUNTER_WEIGHT = 3.0
+#: A worry with fewer examples than this has them weigh more (a new worry taught with a dozen
+#: sentences must not be drowned by worries taught with a hundred).
+FEW = 30
 #: A feature must appear in this many examples to be learned (rarer ones are noise, and cost memory).
 MIN_DF = 2
 #: Folds for cross-validation (``tsunagu check`` / ``tsunagu test``).
@@ -54,7 +57,6 @@ class IntentModel:
     weights: np.ndarray        # (F, K)
     bias: np.ndarray           # (K,)
     trained_on: int = 0
-    _empty: dict = field(default_factory=dict, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -73,6 +75,8 @@ class IntentModel:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         idx = np.fromiter(cols, dtype=np.int64, count=len(cols))
         v = np.fromiter(vals, dtype=np.float32, count=len(vals)) * self.idf[idx]
+        # words and characters normalised apart: a long message has hundreds of character n-grams,
+        # which would otherwise drown the few words that say what it is about
         norm = float(np.sqrt(v @ v))
         return idx, (v / norm if norm else v)
 
@@ -108,10 +112,6 @@ class IntentModel:
         return model
 
 
-#: Changes whenever features or training change, so that a model kept on disk is never reused wrongly.
-FORMAT = "ovr-lr-1"
-
-
 def _vocabulary(samples: Sequence[Sample], min_df: int) -> tuple[dict[str, int], np.ndarray]:
     df: Counter = Counter()
     for s in samples:
@@ -137,9 +137,12 @@ def _matrix(model: IntentModel, samples: Sequence[Sample]):
                       shape=(len(samples), len(model.vocab)))
 
 
-def train(samples: Sequence[Sample], *, c: float = C, counter_weight: float = COUNTER_WEIGHT,
-          min_df: int = MIN_DF) -> IntentModel:
+def train(samples: Sequence[Sample], *, c: float | None = None, counter_weight: float | None = None,
+          min_df: int | None = None) -> IntentModel:
     """Fit one balanced logistic-regression detector per intent that has examples."""
+    c = C if c is None else c
+    counter_weight = COUNTER_WEIGHT if counter_weight is None else counter_weight
+    min_df = MIN_DF if min_df is None else min_df
     positives = [s for s in samples if not s.counter]
     classes = tuple(sorted({s.intent for s in positives}))
     if len(classes) < 2:
@@ -165,7 +168,7 @@ def train(samples: Sequence[Sample], *, c: float = C, counter_weight: float = CO
             y = np.concatenate([y, np.zeros(len(mine), dtype=np.int8)])
         n_pos = int(y.sum())
         n_neg = len(y) - n_pos
-        w = np.where(y == 1, len(y) / (2.0 * n_pos), len(y) / (2.0 * n_neg))
+        w = np.where(y == 1, len(y) / (2.0 * n_pos) * max(1.0, FEW / n_pos), len(y) / (2.0 * n_neg))
         if len(mine):
             w[len(labels):] *= counter_weight
         clf = LogisticRegression(C=c, solver="liblinear", random_state=0, max_iter=200)

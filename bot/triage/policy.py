@@ -129,7 +129,7 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Rea
         if intent is None or intent.spec.danger is None or p < DANGER_MODEL:
             continue
         timing = message_timing(reading, intent.spec.danger.when)
-        cue = cue or not timing.hard
+        cue = cue or timing.meaning
         reasons.append(Reason("danger", iid, f"model {p:.2f}", timing.reason, 1.0 if timing.now else 0.0))
         if timing.now:
             fired[iid] = 1
@@ -147,7 +147,7 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Rea
             timings = [act_timing(s, reading, when, inherent, figurative, progressive=progressive,
                                   other_sense=other_sense, parts=hit.spans) for s in _predicates(hit, span, reading)]
             timing = next((t for t in timings if t.hard), None) or next((t for t in timings if t.now), timings[0])
-            cue = cue or not timing.hard
+            cue = cue or timing.meaning   # even a feared or past danger earns the 110/119 line of a question
             reasons.append(Reason("danger", intent.id, hit.pattern.text, timing.reason,
                                   1.0 if timing.now else 0.0))
             if timing.now:

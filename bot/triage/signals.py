@@ -223,6 +223,7 @@ class Timing:
     now: bool
     reason: str
     hard: bool = False   # a reading that rules the act out whatever its other words say (negated, a figure…)
+    meaning: bool = True  # False: the words do not mean the danger at all (a figure of speech, another sense)
 
 
 def _after(tokens: Sequence[Token], end: int, forms: TokenForms, limit: int = 8) -> list[Token]:
@@ -384,11 +385,11 @@ def act_timing(span: tuple[int, int], reading: Reading, when: str, inherent: boo
     q = reading.quote[start] >= 0
     after = _after(tokens, end, forms)
     if _imperative(tokens[end - 1], after):
-        return Timing(False, "an order or an insult (死ね, 殴れ), not an act", hard=True)
+        return Timing(False, "an order or an insult (死ね, 殴れ), not an act", hard=True, meaning=False)
     if _starts_with(after, forms.figurative) or (figurative and _starts_with(after, tuple(figurative))):
-        return Timing(False, "figure of speech", hard=True)
+        return Timing(False, "figure of speech", hard=True, meaning=False)
     if other_sense and any(_before(tokens, a).endswith(other_sense) for a, _ in (span, *parts)):
-        return Timing(False, "another sense of the word", hard=True)
+        return Timing(False, "another sense of the word", hard=True, meaning=False)
     if _starts_with(after, forms.hypothetical, unless=_HEARSAY) or _negated(after):
         return Timing(False, "hypothetical or negated", hard=True)
     if _instruction(after, forms):

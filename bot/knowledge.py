@@ -11,6 +11,7 @@ at all (so a broken edit never replaces a working version).
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 import hashlib
 import json
 import logging
@@ -266,10 +267,11 @@ def load(settings: Settings | None = None) -> Loaded:
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
                           topics=topics, version=version)
     key = _model_key(version)
-    model = _read_model(settings.cache_dir, key)
-    triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
-    if model is None:
-        _keep_model(settings.cache_dir, key, triage.model)
+    with _training_lock(settings.cache_dir, key):   # workers starting together train once, not each
+        model = _read_model(settings.cache_dir, key)
+        triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
+        if model is None:
+            _keep_model(settings.cache_dir, key, triage.model)
     for owner, text, problem in triage.problems:
         where = intents.get(owner)
         issues.append(Issue(where.file if where else "intents/_signals.yml", 0, "warning",
@@ -279,7 +281,40 @@ def load(settings: Settings | None = None) -> Loaded:
 
 # -- the learned model, kept on disk between starts ---------------------------------------------
 #: Models kept in the cache directory (the newest; older ones are deleted).
-KEEP_MODELS = 3
+KEEP_MODELS = 8
+
+
+@contextmanager
+def _training_lock(cache_dir: Path, key: str):
+    """Hold an exclusive lock on this model's training (other processes wait, then read the kept copy).
+    Gives up waiting after TRAINING_WAIT seconds and trains anyway; never fails the load."""
+    import fcntl
+    import time
+
+    handle = None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(cache_dir / f"model-{key}.lock", "a")
+        deadline = time.monotonic() + TRAINING_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()   # releases the lock
+
+
+#: Longest wait for another process training the same model (seconds).
+TRAINING_WAIT = 30.0
 
 
 def _model_key(version: str) -> str:
@@ -333,6 +368,7 @@ def _keep_model(cache_dir: Path, key: str, model) -> None:
                 os.unlink(tmp)
         for old in sorted(cache_dir.glob("model-*.npz"), key=lambda p: p.stat().st_mtime)[:-KEEP_MODELS]:
             old.unlink(missing_ok=True)
+            old.with_suffix(".lock").unlink(missing_ok=True)
     except OSError:
         log.warning("could not keep the trained model; it will be trained again at the next start", exc_info=True)
 

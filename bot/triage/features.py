@@ -4,11 +4,14 @@ Pure: tokens (from :mod:`bot.triage.tokenize`) and the cleaned text in, a bag of
 named features out.  The same function turns intent examples into training data
 and live messages into model input, so both always agree.
 
-- ``w:<key>`` a content word by its matching key (normalized form + project synonyms),
+- ``WORD + key`` a content word by its matching key (normalized form + project synonyms),
   so 払った / 払いました / 支払う meet, and ひきこもり / 引きこもり too;
-- ``n:<key>`` that word negated (解約できない is not 解約できる);
-- ``c:<chars>`` character 1–3-grams of the text with hiragana folded to katakana,
-  for kana-only writing, typos and words Sudachi splits unusually.
+- ``NEGATED + key`` that word negated (解約できない is not 解約できる);
+- the character 1–3-grams of the text themselves (no prefix: there are hundreds per message),
+  with hiragana folded to katakana, for kana-only writing, typos and words Sudachi splits unusually.
+
+The prefixes are control characters, which a cleaned message never contains, so a word and a
+character n-gram can never be taken for each other.
 
 Numbers are left out of ``w:`` (their characters still count in ``c:``): the model
 should learn 「万円」, not one price.
@@ -29,6 +32,17 @@ CHAR_NGRAMS = (1, 2, 3)
 #: Characters of a message the model reads (a longer text is read up to here; see ``explain``).
 MODEL_CHARS = 3000
 _DROP = frozenset(" \n\t\u3000")
+WORD = "\x01"
+NEGATED = "\x02"
+
+
+def readable(feature: str) -> str:
+    """A feature name for people (``w:息子``, ``n:行く``, ``c:ムス``)."""
+    if feature.startswith(WORD):
+        return "w:" + feature[1:]
+    if feature.startswith(NEGATED):
+        return "n:" + feature[1:]
+    return "c:" + feature
 
 
 def featurize(tokens: Sequence[Token], text: str) -> Counter:
@@ -43,14 +57,12 @@ def featurize(tokens: Sequence[Token], text: str) -> Counter:
             continue
         if key == NEGATION_KEY:
             if last is not None:
-                bag["n:" + last] += 1
+                bag[NEGATED + last] += 1
             continue
         if t.pos not in CONTENT_POS or t.pos2 == "数詞":
             continue
         last = key
-        bag["w:" + key] += 1
+        bag[WORD + key] += 1
     chars = to_katakana("".join(ch for ch in text[:MODEL_CHARS] if ch not in _DROP)).lower()
-    for n in CHAR_NGRAMS:
-        for i in range(len(chars) - n + 1):
-            bag["c:" + chars[i:i + n]] += 1
+    bag.update([chars[i:i + n] for n in CHAR_NGRAMS for i in range(len(chars) - n + 1)])
     return bag

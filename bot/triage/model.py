@@ -64,17 +64,14 @@ class IntentModel:
 
     def vector(self, features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Column indexes and TF-IDF values (sublinear tf, L2-normalised) of known features."""
-        cols, vals = [], []
         get = self.vocab.get
-        for name, count in features.items():
-            j = get(name)
-            if j is not None:
-                cols.append(j)
-                vals.append(1.0 + math.log(count) if count > 0 else 0.0)
-        if not cols:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter(cols, dtype=np.int64, count=len(cols))
-        v = np.fromiter(vals, dtype=np.float32, count=len(vals)) * self.idf[idx]
+        cols = np.array([get(name, -1) for name in features], dtype=np.int64)
+        counts = np.array(list(features.values()), dtype=np.float32)
+        keep = (cols >= 0) & (counts > 0)
+        idx = cols[keep]
+        if not len(idx):
+            return idx, np.zeros(0, dtype=np.float32)
+        v = (1.0 + np.log(counts[keep])) * self.idf[idx]
         # words and characters normalised apart: a long message has hundreds of character n-grams,
         # which would otherwise drown the few words that say what it is about
         norm = float(np.sqrt(v @ v))

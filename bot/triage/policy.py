@@ -72,15 +72,18 @@ class Routing:
 def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
     """How strongly each (non-danger) worry is in the message: the model's probability plus the
     keyword score as a share of the intent's threshold (capped at ±1, weighed by KEYWORD_WEIGHT)."""
-    out: dict[str, float] = {}
-    for iid, intent in intents.items():
-        if intent.spec.danger is not None:
+    out = {iid: p for iid, p in probs.items() if iid in intents and intents[iid].spec.danger is None}
+    for iid in intents.keys() - out.keys():
+        if intents[iid].spec.danger is None:
+            out[iid] = 0.0
+    for iid, score in scores.items():   # only the few intents whose keywords matched
+        intent = intents.get(iid)
+        if intent is None or intent.spec.danger is not None:
             continue
-        share = max(-1.0, min(1.0, scores.get(iid, 0.0) / intent.spec.threshold))
-        p = probs.get(iid, 0.0)
-        if share > 0 and p < DOUBT:
+        share = max(-1.0, min(1.0, score / intent.spec.threshold))
+        if share > 0 and out[iid] < DOUBT:
             share *= DOUBTED   # the examples (and counter-examples) say clearly it is not this worry
-        out[iid] = p + KEYWORD_WEIGHT * share
+        out[iid] += KEYWORD_WEIGHT * share
     return out
 
 

@@ -29,6 +29,7 @@ _AUX_VERBS = frozenset({"居る", "仕舞う", "置く", "おく"})
 #: Upper bound of each per-form cache (a few MB at most; new forms past it are just not cached).
 _CACHE_LIMIT = 200_000
 NEGATION_KEY = "ない"
+_new = tuple.__new__   # builds a Token from a full tuple without NamedTuple's keyword handling
 
 
 class Token(NamedTuple):
@@ -122,8 +123,8 @@ class Tokenizer:
                     key, pos0, pos1, sub, boundary, pos2, conj = known
                     if key in _AUX_VERBS and pos1 == "非自立可能" and out and out[-1].norm in ("て", "で"):
                         key = None  # 行けていない = 行けない, 買ってしまった = 買った (aspect is read from norms)
-                    append(Token(surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
-                                 sentence, clause, sub, pos2, conj))
+                    append(_new(Token, (surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
+                                        sentence, clause, sub, pos2, conj)))
                     if boundary and not (len(out) > 1 and out[-2].end == out[-1].start
                                          and out[-2].surface[-1:] in _SENTENCE_MARKS):
                         # 「!!」「。。」 end one sentence, not two

@@ -3,8 +3,10 @@
 A worry without a known area gets the national line at once and a request for
 the area; the next message that names an area gets the local windows for that
 worry.  The area is remembered per user (in the session, with an expiry);
-「最初から」 forgets it.  Sessions hold only the area and the last worry's id,
-urgency and contacts — never the message text.
+「最初から」 forgets it.  When the triage is not sure which worry a message is, the reply
+asks with topic buttons and the session keeps the buttons offered (labels and intent ids)
+until one is tapped.  Sessions hold only the area, the last worry's id, urgency and
+contacts, and those buttons — never the message text.
 """
 
 from __future__ import annotations

@@ -160,11 +160,8 @@ class Triage:
 
     @cached_property
     def samples(self) -> list[Sample]:
-        """Every intent's examples (and counter-examples, as negatives) as model input."""
-        return self.training_samples()
-
-    def training_samples(self) -> list[Sample]:
-        """Every intent's examples (and counter-examples, as negatives) as model input."""
+        """Every intent's examples (and counter-examples, as negatives) as model input (made when
+        first needed: a kept model needs none)."""
         out: list[Sample] = []
         for intent in self.intents.values():
             if intent.id == self.k.empty_id:

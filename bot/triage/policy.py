@@ -240,6 +240,7 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
     present = {iid: e for iid, e in evidence.items()
                if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words, facts)}
     worry = [iid for iid in present if not intents[iid].spec.modifier]
+    emergencies = dict(emergencies)
     for iid in [i for i in emergencies if intents[i].spec.generic and worry]:
         # a cry for help that names its worry (助けてください、業者に…) is that worry
         del emergencies[iid]

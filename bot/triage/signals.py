@@ -150,34 +150,24 @@ class Reading:
     outer_end: list[int] = field(default_factory=list)   # token -> end of its sentence, quotations included
     _scoped: dict = field(default_factory=dict, repr=False)
 
-    def sentences(self, name: str, quoted: bool = False) -> set[int]:
-        """Sentences with a ``name`` cue in the writer's own words (and, for a quoted act, in quotations)."""
-        key = (name, quoted)
+    def sentences(self, name: str, quoted: bool = False, calm_free: bool = False) -> set[int]:
+        """Sentences with a ``name`` cue in the writer's own words (and, for a quoted act, in quotations);
+        ``calm_free``: not in a clause about calm."""
+        key = (name, quoted, calm_free)
         found = self._scoped.get(key)
         if found is None:
-            found = self._scoped[key] = {s for s, _, a, _ in self.cues.spans.get(name, ())
-                                         if quoted or self.quote[a] < 0}
+            calm = self.cues.clauses("calm") if calm_free else ()
+            found = self._scoped[key] = {s for s, c, a, _ in self.cues.spans.get(name, ())
+                                         if c not in calm and (quoted or self.quote[a] < 0)}
         return found
 
     def still(self, quoted: bool = False) -> set[int]:
         """Sentences with a "still going on" cue that is not about calm (「今も静かに部屋にいます」)."""
-        key = ("still", quoted)
-        found = self._scoped.get(key)
-        if found is None:
-            calm = self.cues.clauses("calm")
-            found = self._scoped[key] = {s for s, c, a, _ in self.cues.spans.get("still", ())
-                                         if c not in calm and (quoted or self.quote[a] < 0)}
-        return found
+        return self.sentences("still", quoted, calm_free=True)
 
     def live_now(self, quoted: bool = False) -> set[int]:
         """Sentences with a "now" cue that is not about calm (「今は寝ている」)."""
-        key = ("live", quoted)
-        found = self._scoped.get(key)
-        if found is None:
-            calm = self.cues.clauses("calm")
-            found = self._scoped[key] = {s for s, c, a, _ in self.cues.spans.get("now", ())
-                                         if c not in calm and (quoted or self.quote[a] < 0)}
-        return found
+        return self.sentences("now", quoted, calm_free=True)
 
     def tail(self, end: int) -> Sequence[Token]:
         """The tokens after ``end`` up to the end of its sentence (at most TAIL_TOKENS: the tense of an

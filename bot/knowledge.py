@@ -174,11 +174,13 @@ def load_lexicon(intents_dir: Path, cache_dir: Path, root: Path, issues: list[Is
                                 "18列のCSVか、左右の接続IDを確認してください（-1は使えません）"))
     settings_path = lex_dir / "tokens.yml"
     negation = keep_aux = None
+    split: dict[str, tuple[str, ...]] = {}
     if settings_path.exists():
         data, _ = load_with_lines(settings_path)
         negation = frozenset((data or {}).get("negation", []))
         keep_aux = frozenset((data or {}).get("keep_aux", []))
-    base = Lexicon(negation=negation or Lexicon().negation, keep_aux=keep_aux or Lexicon().keep_aux)
+        split = {str(w): tuple(str(p) for p in parts) for w, parts in ((data or {}).get("split") or {}).items()}
+    base = Lexicon(negation=negation or Lexicon().negation, keep_aux=keep_aux or Lexicon().keep_aux, split=split)
     tokenizer = Tokenizer(base, config)
     syn_csv = lex_dir / "synonyms.csv"
     if syn_csv.exists():
@@ -187,7 +189,7 @@ def load_lexicon(intents_dir: Path, cache_dir: Path, root: Path, issues: list[Is
         for line in bad:
             issues.append(Issue(_rel(syn_csv, root), line, "error", "canonical and variant are both needed"))
         rules = compile_synonyms(tokenizer, [(c, v) for c, v in pairs if c and v])
-        tokenizer = Tokenizer(Lexicon(rules, base.negation, base.keep_aux), config)
+        tokenizer = Tokenizer(Lexicon(rules, base.negation, base.keep_aux, base.split), config)
     return tokenizer
 
 

@@ -201,7 +201,7 @@ class Triage:
         law_points = self._law(law_ids, facts, today)
         routing = policy.route(self.intents, self.fallback, evidence, emergencies, hits, cues, facts, tokens,
                                self.forms, mentions, today, self.k.signals.recent_days,
-                               any(p.running for p in law_points))
+                               any(p.running for p in law_points), scores)
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
         if routing.primary.spec.danger is not None or routing.urgency == "info":
             law_points = ()

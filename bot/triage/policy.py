@@ -30,8 +30,8 @@ PRESENT = 0.5
 #: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
 #: a passing mention in a long story does not decide the whole message.
 LEAD_SHARE = 0.75
-#: Worries of this rule or lower (a life at risk: despair) lead whenever present, however much
-#: else the message says (POLICY rule 2 comes before every worry about money or family).
+#: Worries of this rule or lower (a life at risk: despair) lead whenever their keywords say so,
+#: however much else the message says (POLICY rule 2 comes before every worry about money or family).
 LIFE_RULE = 2
 #: Below this model probability the examples clearly disagree with the keywords (a counter-example
 #: taught it): the keywords then count only DOUBTED of their weight.
@@ -172,7 +172,13 @@ def _predicates(hit: Hit, last: tuple[int, int], reading: Reading) -> list[tuple
 
 
 def _subject_age(facts: Facts) -> int | None:
-    ages = [a.low for a in facts.ages if not a.writer and not a.parent]
+    """How old the person the message is about is now: a school stage said as now (中２の次女) wins,
+    else the oldest age said as now; the writer's, a parent's and dates of the past do not count."""
+    now = [a for a in facts.ages if not (a.writer or a.parent or a.history)]
+    stages = [a.low for a in now if a.stage]
+    if stages:
+        return min(stages)
+    ages = [a.low for a in now]
     return max(ages) if ages else None
 
 
@@ -234,7 +240,8 @@ def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, men
 
 def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], emergencies: dict[str, int],
           hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
-          mentions: Sequence[str], today: date, recent_days: int, law_running: bool) -> Routing:
+          mentions: Sequence[str], today: date, recent_days: int, law_running: bool,
+          scores: dict[str, float] | None = None) -> Routing:
     words = sum(1 for t in tokens if t.key is not None)
     reasons: list[Reason] = []
     present = {iid: e for iid, e in evidence.items()
@@ -251,8 +258,16 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
         if iid not in emergencies:
             fired.append(Match(intents[iid], e))
     ids = {m.intent.id for m in fired}
-    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier,
-                              m.intent.rule > LIFE_RULE and m.score < min(STRONG, LEAD_SHARE * best),
+    said = {iid for iid, s in (scores or {}).items() if s >= intents[iid].spec.threshold}
+
+    def minor(m: Match) -> bool:
+        """A worry too weak beside the best to take part in "lowest rule leads" (a word in passing);
+        despair said in words that count (current, not negated) always takes part."""
+        if m.intent.rule <= LIFE_RULE and m.intent.id in said:
+            return False
+        return m.score < min(STRONG, LEAD_SHARE * best)
+
+    fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, minor(m),
                               bool(ids & set(m.intent.spec.yields_to)),
                               m.intent.rule, m.intent.spec.generic, -m.score))
     weak = False

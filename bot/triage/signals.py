@@ -343,12 +343,14 @@ _NEGATIONS = frozenset({"ない", "無い", "ず", "ぬ", "へん", "ねえ"})
 #: Words that may stand between an act and the negation of its clause (切ったりとかはしてない).
 _CHAIN_TO_NEGATION = frozenset({"助詞", "助動詞", "接尾辞"})
 _LIGHT_VERBS = frozenset({"為る", "居る", "有る", "出来る", "遣る", "致す", "おる", "来る", "行く", "仕舞う",
-                          "思う", "考える", "言う", "口", "訳", "事", "積もり", "様", "気"})
+                          "思う", "考える", "言う", "口", "訳", "わけ", "事", "こと", "積もり", "つもり", "様", "よう", "気"})
 
 
 def _negated(after: Sequence[Token]) -> bool:
     """The act's own clause is negated further on (切ったりとかはしてない, 行かずに)."""
     for t in after:
+        if t.norm == "しか":
+            return False   # 死ぬしかない, 払うしかない: "nothing but", not a negation
         if (t.key == NEGATION_KEY or t.norm in _NEGATIONS) and t.pos in ("助動詞", "形容詞"):
             return True
         if t.surface in "、,。!?！？" or (t.pos not in _CHAIN_TO_NEGATION and t.norm not in _LIGHT_VERBS):

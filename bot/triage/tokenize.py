@@ -58,6 +58,8 @@ class Lexicon:
     synonyms: dict[tuple[str, ...], str] = field(default_factory=dict)
     negation: frozenset[str] = frozenset({"ない", "ず", "ぬ", "へん", "ねえ"})
     keep_aux: frozenset[str] = frozenset({"たい"})
+    #: words Sudachi reads as one that people mean as two (今家 is 今 + 家, not a surname)
+    split: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def longest_synonym(self) -> int:
@@ -79,6 +81,17 @@ class Tokenizer:
         self._syn_first = frozenset(k[0] for k in self.lexicon.synonyms)
         self._pos: dict[int, tuple[str, ...]] = {}
         self._info: dict[tuple[str, str, int], tuple] = {}
+        # each part of a word to split, read as Sudachi reads it alone
+        self._split: dict[str, tuple[tuple[str, tuple], ...]] = {}
+        for word, parts in self.lexicon.split.items():
+            read = []
+            for part in parts:
+                morphemes = list(self._tok.tokenize(part))
+                if len(morphemes) == 1:
+                    m = morphemes[0]
+                    read.append((part, self._learn(m, m.surface(), m.normalized_form(), m.part_of_speech_id())))
+            if len(read) == len(parts) and "".join(parts) == word:
+                self._split[word] = tuple(read)
 
     @property
     def _tok(self):
@@ -117,10 +130,18 @@ class Tokenizer:
                     surface = m.surface()
                     norm = m.normalized_form()
                     pos_id = m.part_of_speech_id()
+                    if surface in self._split:
+                        start = m.begin() + offset
+                        for part, known in self._split[surface]:
+                            key, pos0, pos1, sub, boundary, pos2, conj = known[:7]
+                            append(_new(Token, (part, known[7], key, pos0, pos1, start, start + len(part),
+                                                sentence, clause, sub, pos2, conj)))
+                            start += len(part)
+                        continue
                     known = info.get((surface, norm, pos_id))
                     if known is None:
                         known = learn(m, surface, norm, pos_id)
-                    key, pos0, pos1, sub, boundary, pos2, conj = known
+                    key, pos0, pos1, sub, boundary, pos2, conj = known[:7]
                     if key in _AUX_VERBS and pos1 == "非自立可能" and out and out[-1].norm in ("て", "で"):
                         key = None  # 行けていない = 行けない, 買ってしまった = 買った (aspect is read from norms)
                     append(_new(Token, (surface, norm, key, pos0, pos1, m.begin() + offset, m.end() + offset,
@@ -155,7 +176,7 @@ class Tokenizer:
             boundary = 1
         else:
             boundary = 0
-        known = (key, pos[0], pos[1], sub, boundary, pos[2], pos[5])
+        known = (key, pos[0], pos[1], sub, boundary, pos[2], pos[5], norm)
         if len(self._info) < _CACHE_LIMIT:
             self._info[(surface, norm, pos_id)] = known
         return known

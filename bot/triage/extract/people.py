@@ -227,6 +227,8 @@ def _age_spans(text: str, lex: PeopleLexicon) -> list[tuple[int, int, int, int, 
 #: After an age: it dates something (中2から, 高校の頃, 10代の時, 20代は…) rather than saying how old someone is.
 _HISTORY_AFTER = re.compile(r"(?:の)?(?:秋|春|夏|冬|[1-3一二三]学期|途中|後半|前半|終わり|初め|はじめ)?"
                             r"(?:から|以来|の頃|頃|ごろ|の時|のとき|の時期|時代|当時|まで|は|で)")
+#: A parent named right before a bracketed age: 母親（41）.
+_PARENT_BEFORE = re.compile(r"(?:母|父|両親|母親|父親|祖母|祖父|お母さん|お父さん)[（(]$")
 _PARENT_AFTER = re.compile(r"の?(?:母|父|祖母|祖父|両親|親|お母さん|お父さん|母親|父親)")
 
 
@@ -244,7 +246,7 @@ def find_ages(text: str, lex: PeopleLexicon = DEFAULT_LEXICON) -> list[AgeMentio
         if out and start < out[-1].end or not 0 <= low <= high <= 120:
             continue
         writer = forced or _is_writer(text, start, end, lex)
-        parent = not writer and bool(_PARENT_AFTER.match(text, end))
+        parent = not writer and bool(_PARENT_AFTER.match(text, end) or _PARENT_BEFORE.search(text, max(0, start - 5), start))
         said = text[start:end]
         stage = not any(ch in said for ch in "歳才代")
         out.append(AgeMention(low, high, said, writer, start, end, parent, stage,

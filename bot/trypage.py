@@ -108,19 +108,22 @@ def answer(current: Version, text: str, session: dict | None, now: datetime) -> 
 def explanation(triage: Triage, text: str, now: datetime) -> dict[str, Any]:
     """``tsunagu explain``'s data, grouped for the page (none of it depends on the area)."""
     data = explain_text(triage, text, now).data
+    probs = triage.probabilities(text)
     fired = {data["intent"], *data["also"]}
     keywords = [r for r in data["reasons"] if r["kind"] == "keyword"]
+    shown = list(dict.fromkeys([*data["evidence"], *data["scores"]]))   # the model's best, then keyword hits
     return {
         "intent": data["intent"],
         "title": data["title"],
         "urgency": data["urgency"],
         "contacts": data["contacts"],
         "also": data["also"],
-        "scores": [{"intent": iid, "title": triage.intents[iid].spec.title, "score": score,
+        "scores": [{"intent": iid, "title": triage.intents[iid].spec.title, "score": data["scores"].get(iid, 0),
+                    "model": round(probs.get(iid, 0.0), 2),
                     "threshold": triage.intents[iid].spec.threshold, "fired": iid in fired,
                     "keywords": [{"text": r["text"], "detail": r["detail"], "weight": r["weight"]}
                                  for r in keywords if r["intent"] == iid]}
-                   for iid, score in data["scores"].items()],
+                   for iid in shown],
         "rules": [{k: r[k] for k in ("kind", "intent", "text", "detail")}
                   for r in data["reasons"] if r["kind"] != "keyword"],
         "law": data["law"],
@@ -217,10 +220,10 @@ PAGE = """<!doctype html>
         <dt>地域</dt><dd id="x-area"></dd>
         <dt>ほかに当てはまる</dt><dd id="x-also"></dd>
       </dl>
-      <h3>当てはまった言葉と点数</h3>
-      <table><thead><tr><th>種類</th><th>点数</th><th>基準点</th><th>言葉（点）</th></tr></thead>
+      <h3>例文からの学習と、当てはまった言葉</h3>
+      <table><thead><tr><th>種類</th><th>学習</th><th>点数</th><th>基準点</th><th>言葉（点）</th></tr></thead>
         <tbody id="x-scores"></tbody></table>
-      <p class="note">◎＝当てはまった種類（点数が基準点以上）</p>
+      <p class="note">◎＝相談として数えた種類。学習＝例文から学んだ確からしさ（0〜1）、点数＝キーワードの合計</p>
       <h3>決まりごと（ルール）</h3>
       <ul id="x-rules"></ul>
       <h3>法律のポイント</h3>
@@ -305,8 +308,8 @@ function show(data) {
     const row = el("tr", null, s.fired ? "fired" : "");
     const words = s.keywords.map((k) => k.text + (k.detail ? "（" + k.detail + "）" : "") + " " +
                                          (k.weight > 0 ? "+" : "") + k.weight);
-    row.append(el("td", (s.fired ? "◎ " : "") + s.intent + "（" + s.title + "）"), el("td", s.score, "num"),
-               el("td", s.threshold, "num"), el("td", words.join("、")));
+    row.append(el("td", (s.fired ? "◎ " : "") + s.intent + "（" + s.title + "）"), el("td", s.model, "num"),
+               el("td", s.score, "num"), el("td", s.threshold, "num"), el("td", words.join("、")));
     return row;
   }));
   fill("x-rules", x.rules.map((r) => el("li", "[" + r.kind + "] " + (r.intent || "全体") + "：" + r.text +

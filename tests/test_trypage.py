@@ -94,6 +94,7 @@ def test_consumer_message_goes_to_the_consumer_centre_first(client):
     assert x["intent"] == "tenken" and x["contacts"][0] == "consumer_center"
     top = x["scores"][0]
     assert top["intent"] == "tenken" and top["fired"] and top["score"] >= top["threshold"]
+    assert top["model"] == max(s["model"] for s in x["scores"]) > 0.5   # what the examples taught, beside the keywords
     assert {"text": "無料点検", "detail": "", "weight": 3.0} in top["keywords"]
     assert any(r["kind"] == "contacts" for r in x["rules"])
     assert [t["surface"] for t in x["tokens"]][:2] == ["無料", "点検"]

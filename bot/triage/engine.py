@@ -160,8 +160,11 @@ class Triage:
 
     @cached_property
     def samples(self) -> list[Sample]:
-        """Every intent's examples (and counter-examples, as negatives) as model input (made when
-        first needed: a kept model needs none)."""
+        """:meth:`make_samples`, made when first needed (a kept model needs none) and then kept."""
+        return self.make_samples()
+
+    def make_samples(self) -> list[Sample]:
+        """Every intent's examples (and counter-examples, as negatives) as model input."""
         out: list[Sample] = []
         for intent in self.intents.values():
             if intent.id == self.k.empty_id:

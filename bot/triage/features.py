@@ -36,14 +36,6 @@ WORD = "\x01"
 NEGATED = "\x02"
 
 
-def readable(feature: str) -> str:
-    """A feature name for people (``w:息子``, ``n:行く``, ``c:ムス``)."""
-    if feature.startswith(WORD):
-        return "w:" + feature[1:]
-    if feature.startswith(NEGATED):
-        return "n:" + feature[1:]
-    return "c:" + feature
-
 
 def featurize(tokens: Sequence[Token], text: str) -> Counter:
     """The feature bag of one cleaned message (``tokens`` from the same text)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ COUNTER_WEIGHT = 3.0
 FEW = 30
 #: A feature must appear in this many examples to be learned (rarer ones are noise, and cost memory).
 MIN_DF = 2
-#: Folds for cross-validation (``tsunagu check`` / ``tsunagu test``).
+#: Folds for cross-validation (``tsunagu check`` / ``tsunagu test``, see bot.evaluate).
 FOLDS = 5
 
 
@@ -173,45 +173,3 @@ def train(samples: Sequence[Sample], *, c: float | None = None, counter_weight: 
         model.weights[:, k] = clf.coef_[0]
         model.bias[k] = clf.intercept_[0]
     return model
-
-
-@dataclass(frozen=True)
-class Fold:
-    """Out-of-fold result of one example: its intent and what a model that never saw it said."""
-
-    intent: str
-    text: str
-    predicted: str
-    probability: float        # the model's probability for the example's own intent
-    top: tuple[tuple[str, float], ...]
-
-
-def cross_validate(samples: Sequence[Sample], folds: int = FOLDS, **kwargs) -> list[Fold]:
-    """k-fold cross-validation over the examples (stratified by intent, deterministic)."""
-    positives = [s for s in samples if not s.counter]
-    by_intent: dict[str, list[int]] = {}
-    for i, s in enumerate(positives):
-        by_intent.setdefault(s.intent, []).append(i)
-    fold_of = [0] * len(positives)
-    for ids in by_intent.values():
-        for n, i in enumerate(ids):
-            fold_of[i] = n % folds
-    out: list[Fold] = []
-    for f in range(folds):
-        held = [i for i, k in enumerate(fold_of) if k == f]
-        if not held:
-            continue
-        rest = [s for i, s in enumerate(positives) if fold_of[i] != f]
-        rest += [s for s in samples if s.counter]
-        model = train(rest, **kwargs)
-        for i in held:
-            s = positives[i]
-            probs = model.probabilities(s.features)
-            top = tuple(sorted(probs.items(), key=lambda kv: -kv[1])[:3])
-            out.append(Fold(s.intent, s.text, top[0][0] if top else "", probs.get(s.intent, 0.0), top))
-    return out
-
-
-def top(probs: Mapping[str, float], n: int = 3, among: Iterable[str] | None = None) -> list[tuple[str, float]]:
-    keep = set(among) if among is not None else None
-    return sorted(((k, v) for k, v in probs.items() if keep is None or k in keep), key=lambda kv: -kv[1])[:n]

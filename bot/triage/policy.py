@@ -171,10 +171,16 @@ def _predicates(hit: Hit, last: tuple[int, int], reading: Reading) -> list[tuple
     return verbs or [last]
 
 
+def _ages_now(facts: Facts) -> list:
+    """Ages said of the person the message is about, as they are now: not the writer's, not a
+    parent's, not the date of something past (中2から, 20代の頃)."""
+    return [a for a in facts.ages if not (a.writer or a.parent or a.history)]
+
+
 def _subject_age(facts: Facts) -> int | None:
     """How old the person the message is about is now: a school stage said as now (中２の次女) wins,
-    else the oldest age said as now; the writer's, a parent's and dates of the past do not count."""
-    now = [a for a in facts.ages if not (a.writer or a.parent or a.history)]
+    else the oldest age said as now."""
+    now = _ages_now(facts)
     stages = [a.low for a in now if a.stage]
     if stages:
         return min(stages)
@@ -207,7 +213,7 @@ def _age_fits(ages: tuple[int, int] | None, facts: Facts) -> bool:
     if ages is None:
         return True
     lo, hi = ages
-    now = [a for a in facts.ages if not (a.writer or a.parent or a.history)]
+    now = _ages_now(facts)
     if any(a.stage and a.low <= hi and a.high >= lo for a in now):
         return True
     years = [a for a in now if not a.stage]

@@ -95,11 +95,6 @@ class Cues:
     def texts(self, name: str, tokens: Sequence[Token]) -> list[str]:
         return ["".join(t.surface for t in tokens[a:b]) for _, _, a, b in self.spans.get(name, ())]
 
-    def live_now(self) -> set[int]:
-        """Sentences with a "now" cue that is not about calm (「今は寝ている」)."""
-        calm = self.clauses("calm")
-        return {s for s, c, _, _ in self.spans.get("now", ()) if c not in calm}
-
 
 
 #: Most tokens after an act read for its tense.

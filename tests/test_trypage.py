@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -16,6 +18,8 @@ from werkzeug.serving import make_server
 
 from bot.config import Settings
 from bot.web import create_app
+
+DATA = Path(__file__).parent / "data"
 
 CONSUMER = "無料点検と言われて屋根の工事を契約した"
 DANGER = "今、息子が包丁を振り回して暴れています"
@@ -91,13 +95,81 @@ def test_consumer_message_goes_to_the_consumer_centre_first(client):
     assert card["type"] == "flex" and "tel:188" in str(card)
     assert "188" in data["reply"]
     x = data["explanation"]
-    assert x["intent"] == "tenken" and x["contacts"][0] == "consumer_center"
+    assert x["intent"]["id"] == "tenken" and "点検商法" in x["intent"]["title"]
+    assert (x["urgency"]["id"], x["urgency"]["label"]) == ("normal", "ふつう")
+    assert "点検商法" in x["urgency"]["why"]
+    assert x["contacts"][0] == {"id": "consumer_center", "label": "消費生活センター（消費者ホットライン188）"}
     top = x["scores"][0]
-    assert top["intent"] == "tenken" and top["fired"] and top["score"] >= top["threshold"]
+    assert top["id"] == "tenken" and top["fired"] and top["score"] >= top["threshold"]
     assert top["model"] == max(s["model"] for s in x["scores"]) > 0.5   # what the examples taught, beside the keywords
-    assert {"text": "無料点検", "detail": "", "weight": 3.0} in top["keywords"]
-    assert any(r["kind"] == "contacts" for r in x["rules"])
+    assert "無料点検 +3" in top["words"]
+    assert any(r.startswith("相談先の順：消費生活センター") for r in x["rules"])
     assert [t["surface"] for t in x["tokens"]][:2] == ["無料", "点検"]
+    assert x["untranslated"] == [] and x["now_given"] is False
+
+
+def test_matched_words_are_the_messages_own_words(client):
+    text = "セールスの人を家に上げてしまって、布団の契約書に名前を書かされました"
+    x = ask(client, {"text": text})["explanation"]
+    assert x["intent"]["id"] == "houmon_hanbai"
+    words = {w["surface"] for w in x["words"] if w["intent"] == "houmon_hanbai" and w["counted"]}
+    assert "家に上げ…契約書" in words        # the keyword 「家に上げる|… & …|契約|…」 as the message wrote it
+    for w in x["words"]:
+        assert w["surface"] == "…".join(x["message"][a:b] for a, b in w["spans"])
+        assert not any(mark in w["surface"] for mark in "&|+=")
+
+
+def test_the_time_field_is_now_for_the_opening_hours(client):
+    sunday_night = ask(client, {"text": CONSUMER, "area": "秋田県", "now": "2026-11-29T22:00"})
+    x = sunday_night["explanation"]
+    assert x["now"] == "2026年11月29日（日）22:00" and x["now_given"] is True
+    assert x["windows"][0]["name"] == "秋田県生活センター" and x["windows"][0]["open"] is False
+    assert "受付時間外" in sunday_night["reply"]
+    monday = ask(client, {"text": CONSUMER, "area": "秋田県", "now": "2026-11-30T10:00"})
+    assert monday["explanation"]["windows"][0]["open"] is True
+    assert "受付時間外" not in monday["reply"]
+
+
+def test_the_time_field_is_now_for_dates_and_deadlines(client):
+    text = "きのう訪問販売で布団を契約した"
+    x = ask(client, {"text": text, "now": "2026-12-31T10:00"})["explanation"]
+    assert x["dates"] == [{"text": "きのう", "date": "12月30日（水）", "approximate": False, "contract": True,
+                           "start": 0, "end": 3}]
+    (law,) = [p for p in x["law"] if p["deadline"]]
+    assert law["deadline"] == "2027年1月6日（水）" and law["running"]
+    assert "2027年1月6日まで" in law["text"]
+    later = ask(client, {"text": text, "now": "2027-01-20T10:00"})["explanation"]
+    assert [p["deadline"] for p in later["law"] if p["deadline"]] == ["1月26日（火）"]   # きのう is now 1/19
+
+
+def test_an_empty_time_is_the_real_clock(client):
+    x = ask(client, {"text": CONSUMER, "now": ""})["explanation"]
+    assert x["now_given"] is False and x["now"].startswith("20")
+
+
+@pytest.mark.parametrize("now", ["tomorrow", "2026-13-01T10:00", "2026-02-30T10:00", "2026-11-29T25:00",
+                                 "2026-11-29 22:00", "1999-12-31T23:59", "2100-01-01T00:00", 42, ["2026-11-29T22:00"],
+                                 "2026-11-29T22:00+09:00"])
+def test_a_bad_time_gets_a_clear_japanese_error(client, now):
+    response = client.post("/try/api", json={"text": CONSUMER, "now": now})
+    assert response.status_code == 400
+    assert "いまを何時として試すか" in response.get_json()["error"]
+
+
+def test_every_labelled_case_is_explained_in_japanese(triage, now):
+    """Every reason the triage gives for the labelled messages has its Japanese words."""
+    from bot.explain import for_page
+
+    texts = [json.loads(line)["text"] for name in ("dev_cases.jsonl", "danger_cases.jsonl", "blind_cases.jsonl")
+             for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    missing = {}
+    for text in texts:
+        x = for_page(triage, text, now)
+        for english in x["untranslated"]:
+            missing.setdefault(english, text[:40])
+        for w in [*x["words"], *x["dangers"]]:
+            assert w["surface"] and "&" not in w["surface"]
+    assert not missing, missing
 
 
 def test_danger_message_says_110_on_the_first_line(client):
@@ -105,14 +177,17 @@ def test_danger_message_says_110_on_the_first_line(client):
     assert data["intent"] == "danger_violence" and data["urgency"] == "emergency"
     assert "110" in data["reply"].splitlines()[0]
     assert data["contacts"][0] == "emergency_110"
-    assert any(r["kind"] == "danger" for r in data["explanation"]["rules"])
+    x = data["explanation"]
+    assert x["urgency"]["label"] == "緊急（いますぐ）"
+    assert any(d["counted"] and d["surface"] == "包丁" and d["why"] == "いま起きている" for d in x["dangers"])
 
 
 def test_area_gives_the_local_window(client):
     data = ask(client, {"text": CONSUMER, "area": "札幌市"})
     assert data["area"]["municipality"] == "札幌市"
     assert "札幌市" in data["reply"]
-    assert data["explanation"]["intent"] == "tenken"
+    assert data["explanation"]["intent"]["id"] == "tenken"
+    assert data["explanation"]["area"]["municipality"] == "札幌市"
 
 
 @pytest.mark.parametrize("text", ["", "   \n", "あ" * 10_000, CONSUMER * 400, "😀🙏👨‍👩‍👧", "\x00\u202e\ud800abc",
@@ -163,11 +238,22 @@ def serving(app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def send(page, text: str, count: int) -> None:
+#: The laptop screen the page must fit (1366×768), and how tall the page may grow: ~1.5 screens.
+SCREEN = {"width": 1366, "height": 768}
+MAX_PAGE_HEIGHT = int(1.5 * SCREEN["height"])
+
+
+def send(page, text: str, count: int, *, area: str = "", now: str = "") -> None:
     page.fill("#text", text)
+    page.fill("#area", area)
+    page.fill("#now", now)
     page.click("#send")
     page.wait_for_selector(f'body[data-answered="{count}"]', timeout=30_000)
     assert "error" not in (page.get_attribute("#status", "class") or ""), page.inner_text("#status")
+
+
+def page_height(page) -> int:
+    return page.evaluate("Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
 
 
 def test_try_page_in_headless_chromium(settings, live_version, tmp_path, capsys):
@@ -176,13 +262,14 @@ def test_try_page_in_headless_chromium(settings, live_version, tmp_path, capsys)
         pytest.skip("no chromium binary on PATH (CI installs Debian's: apt-get install -y chromium chromium-driver)")
     from playwright.sync_api import expect, sync_playwright
 
-    shots = {name: tmp_path / f"try-{name}.png" for name in ("danger", "consumer")}
+    shots = {name: tmp_path / f"try-{name}.png" for name in ("danger", "sunday-night", "deadline")}
+    heights: dict[str, int] = {}
     problems: list[str] = []
     with serving(make_app(settings, live_version, tmp_path)) as url, sync_playwright() as pw:
         # launch_persistent_context: Playwright refuses --user-data-dir in args; this is the new empty profile
         browser = pw.chromium.launch_persistent_context(
             tmp_path / "profile", executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900}, locale="ja-JP")
+            viewport=SCREEN, locale="ja-JP", timezone_id="Asia/Tokyo")
         try:
             page = browser.new_page()
             page.on("pageerror", lambda error: problems.append(str(error)))
@@ -192,25 +279,62 @@ def test_try_page_in_headless_chromium(settings, live_version, tmp_path, capsys)
             send(page, DANGER, 1)
             reply = page.locator("#line .bubble").first
             assert "110" in reply.inner_text().splitlines()[0]
-            expect(page.locator("#x-intent")).to_contain_text("danger_violence")
-            expect(page.locator("#x-urgency")).to_contain_text("emergency")
+            expect(page.locator("#x-intent")).to_contain_text("いま暴力をふるわれている")   # the title, in Japanese
+            expect(page.locator("#x-intent .id").first).to_have_text("danger_violence")    # the id, small beside it
+            expect(page.locator("#x-urgency")).to_contain_text("緊急")
+            expect(page.locator("#x-dangers")).to_contain_text("「包丁」")
+            expect(page.locator("#x-now")).to_contain_text("いまの時刻")
             expect(page.locator('#line a.call[href="tel:110"]')).to_be_visible()
+            expect(page.locator("#x-message mark.danger").first).to_be_visible()
             page.screenshot(path=shots["danger"], full_page=True)
+            heights["danger"] = page_height(page)
 
-            send(page, CONSUMER, 2)
-            expect(page.locator("#line .bubble").first).to_contain_text("188")
-            expect(page.locator('#line a.call[href="tel:188"]')).to_be_visible()
-            expect(page.locator("#x-contacts")).to_contain_text("consumer_center")
-            expect(page.locator("#x-scores tr.fired").first).to_contain_text("無料点検")
-            page.screenshot(path=shots["consumer"], full_page=True)
+            # Sunday 22:00: the prefectural centre is closed, and both columns say so
+            send(page, CONSUMER, 2, area="秋田県", now="2026-11-29T22:00")
+            expect(page.locator("#x-now")).to_contain_text("2026年11月29日（日）22:00（指定した時刻）")
+            expect(page.locator("#line .bubble").first).to_contain_text("受付時間外")
+            expect(page.locator("#x-windows")).to_contain_text("秋田県生活センター")
+            expect(page.locator("#x-windows .closed")).to_have_text("受付時間外")
+            expect(page.locator("#x-contacts")).to_contain_text("消費生活センター（消費者ホットライン188）")
+            expect(page.locator("#x-words")).to_contain_text("「無料点検」+3")
+            expect(page.locator("#x-message mark").first).to_have_text("無料点検")
+            assert not page.locator("details[open]").count(), "the details start closed"
+            page.screenshot(path=shots["sunday-night"], full_page=True)
+            heights["sunday-night"] = page_height(page)
 
-            send(page, '<img src=x onerror="window.pwned=1">', 3)
+            # the same message on Monday morning: open
+            send(page, CONSUMER, 3, area="秋田県", now="2026-11-30T10:00")
+            expect(page.locator("#x-windows .open")).to_have_text("受付中")
+            expect(page.locator("#line .bubble").first).not_to_contain_text("受付時間外")
+
+            # a date said relative to the chosen time gives the deadline
+            send(page, "きのう訪問販売で布団を契約した", 4, now="2026-12-31T10:00")
+            expect(page.locator("#x-dates")).to_contain_text("「きのう」→ 12月30日（水）（契約の日として計算）")
+            expect(page.locator("#x-law")).to_contain_text("期限 2027年1月6日（水）")
+            expect(page.locator("#line .bubble").first).to_contain_text("2027年1月6日まで")
+            expect(page.locator("#x-message mark.date")).to_have_text("きのう")
+            page.screenshot(path=shots["deadline"], full_page=True)
+            heights["deadline"] = page_height(page)
+            page.locator("summary", has_text="例文からの学習").click()        # the details open on a click
+            expect(page.locator("#x-scores tr.fired").first).to_contain_text("訪問販売")
+
+            send(page, '<img src=x onerror="window.pwned=1">', 5)
             expect(page.locator("#x-tokens")).to_contain_text("<")
             assert page.locator("#result img").count() == 0
             assert page.evaluate("window.pwned") is None
+
+            # an unfinished time never reaches the server: a clear message instead
+            page.fill("#text", CONSUMER)
+            page.locator("#now").focus()
+            page.keyboard.type("2026")
+            page.click("#send")
+            page.wait_for_selector('body[data-answered="6"]', timeout=30_000)
+            expect(page.locator("#status.error")).to_contain_text("いまを何時として試すか")
         finally:
             browser.close()
     assert not problems, problems
     with capsys.disabled():
-        print("\n/try screenshots (headless Chromium): " + ", ".join(str(p) for p in shots.values()))
+        print("\n/try screenshots (headless Chromium, 1366×768): " + ", ".join(str(p) for p in shots.values()))
+        print("/try page heights (px): " + ", ".join(f"{k} {v}" for k, v in heights.items()))
     assert all(p.stat().st_size > 10_000 for p in shots.values())
+    assert all(h <= MAX_PAGE_HEIGHT for h in heights.values()), heights

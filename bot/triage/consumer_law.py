@@ -88,11 +88,13 @@ def cooling_off_deadline(received: date, days: int) -> date:
 
 
 def contract_date(dates: Sequence[DateMention], today: date) -> date | None:
-    """The most recent exact date mention not after ``today``.
+    """The most recent exact date mention not after ``today`` that may be the contract's.
 
-    Approximate mentions (先月, 先週) give no exact deadline, so they yield None.
+    Approximate mentions (先月, 先週) give no exact deadline, so they yield None; a date the
+    extractor found apart from the signing the message tells of (``contract is False``:
+    「今日は相談があります。母が契約しました」) is not the contract's either.
     """
-    exact = [m.date for m in dates if not m.approximate and m.date <= today]
+    exact = [m.date for m in dates if not m.approximate and m.date <= today and m.contract is not False]
     return max(exact, default=None)
 
 

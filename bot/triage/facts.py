@@ -41,6 +41,10 @@ class DateMention:
     start: int         # character offsets in the cleaned text
     end: int
     approximate: bool = False  # 先月, 去年, 先週 (no day given)
+    #: True: one of the dates told closest to the signing (契約した, 買わされた) the message tells of;
+    #: False: the message tells of a signing, but this date is further from it (or is the day of
+    #: writing: 「今日は相談です」); None: the message tells of no signing.
+    contract: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

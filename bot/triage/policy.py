@@ -356,7 +356,8 @@ def _urgent_reason(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], 
         if soon:
             return f"something happens soon ({soon[0].text})"
         if spec.rule in (3, 4, 5, 6) and cues.any("loss"):
-            recent = [d for d in facts.dates if 0 <= (today - d.date).days <= recent_days]
+            # not a date told apart from the signing (「今日は相談です。母が契約しました」)
+            recent = [d for d in facts.dates if 0 <= (today - d.date).days <= recent_days and d.contract is not False]
             if recent:
                 return f"money or a contract {recent[0].text}"
     if cues.any("harassment") and spec.rule in (3, 4, 5, 6, 7):

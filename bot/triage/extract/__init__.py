@@ -11,10 +11,10 @@ from datetime import date
 from ..facts import Facts
 from .amounts import find_amounts
 from .area import Gazetteer, find_area
-from .dates import find_dates
+from .dates import attach_to_signing, find_dates
 from .people import DEFAULT_LEXICON, PeopleLexicon, find_ages, find_signer, load_people_lexicon
 
-__all__ = ["Gazetteer", "PeopleLexicon", "extract", "find_ages", "find_amounts", "find_area",
+__all__ = ["Gazetteer", "PeopleLexicon", "attach_to_signing", "extract", "find_ages", "find_amounts", "find_area",
            "find_dates", "find_signer", "load_people_lexicon"]
 
 
@@ -27,7 +27,7 @@ def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFA
     signer, signer_text = find_signer(text, people)
     return Facts(
         area=find_area(text, gaz) if look_for_area else None,
-        dates=tuple(find_dates(text, today)),
+        dates=tuple(attach_to_signing(find_dates(text, today), text, people.signing_re)),
         amounts=tuple(find_amounts(text)),
         ages=tuple(find_ages(text, people)),
         signer=signer,

@@ -98,7 +98,7 @@ def load_texts(responses_dir: Path) -> ConversationTexts:
 class Turn:
     """What to answer and what to remember after one message."""
 
-    kind: str                     # answer | area_followup | area_only | reset | greeting | not_text
+    kind: str                     # answer | area_followup | area_only | reset | greeting | not_text | consent_ask …
     text: str                     # the reply text
     decision: Decision | None
     session: dict | None          # the new session (None: forget it)
@@ -149,10 +149,14 @@ class Conversation:
         if turn.session is None or "pending_consent" in turn.session or pending is None:
             return turn          # started over, a new question (a new emergency), or asked too long ago
         data = dict(turn.session)
-        if turn.topics or turn.kind not in ("answer", "area_followup", "area_only"):
-            data["pending_consent"] = pending          # it asks something else: keep waiting
+        if turn.kind not in ("answer", "area_followup", "area_only"):
+            data["pending_consent"] = pending          # nothing to add a question to: keep waiting
             return replace(turn, session=data)
         data["pending_consent"] = {k: v for k, v in pending.items() if k != "deferred"} | {"asked_at": now.timestamp()}
+        if turn.topics:
+            # not a clear new worry (「はい」「警察が来ました」): the question about the emergency, not topic buttons
+            data.pop("asked", None)
+            return Turn("consent_ask", self.texts.consent_question_later, None, data, ask_consent=True)
         return replace(turn, session=data, question=self.texts.consent_question_later, ask_consent=True)
 
     def _on_text(self, text: str, session: dict | None, now: datetime) -> Turn:

@@ -20,7 +20,7 @@ in its own message, after the answer and its card, never above or instead of a c
   for help"; a question sent last would also scroll the call button up and away.  Nothing is lost
   by waiting: staff cannot act within minutes (the thanks says so), 110/119 can; a family able to
   write again is past the first minutes.  Only a masked excerpt waits in the session, and it is
-  purged with the question after a day, as before.
+  purged a day after the emergency was written, asked or not (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ class Conversation:
         if turn.kind not in ("answer", "area_followup", "area_only"):
             data["pending_consent"] = pending          # nothing to add a question to: keep waiting
             return replace(turn, session=data)
-        data["pending_consent"] = {k: v for k, v in pending.items() if k != "deferred"} | {"asked_at": now.timestamp()}
+        # asked_at stays the emergency's time: the excerpt is gone a day after it was written, as promised
+        data["pending_consent"] = {k: v for k, v in pending.items() if k != "deferred"}
         if turn.topics:
             # not a clear new worry (「はい」「警察が来ました」): the question about the emergency, not topic buttons
             data.pop("asked", None)
@@ -235,7 +236,7 @@ class Conversation:
                 "intent": decision.intent, "title": decision.title, "urgency": decision.urgency,
                 "area": (area.municipality or area.pref) if area else "",
                 "excerpt": mask(text, self.triage.tokenizer)[:EXCERPT_CHARS],
-                "asked_at": now.timestamp(),     # an emergency's: when it was written (asked later)
+                "asked_at": now.timestamp(),     # an emergency's is asked later, but counts from now
                 **({"deferred": True} if emergency else {}),
             }
             if not emergency:

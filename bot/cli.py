@@ -61,7 +61,10 @@ _now_option = click.option("--now", "at", metavar="ISO", help="Pretend it is thi
 @click.option("--jsonl", is_flag=True, help="Read one message per line from stdin; write one JSON object per line.")
 @_now_option
 def triage(text: str | None, as_json: bool, jsonl: bool, at: str | None) -> None:
-    """Triage TEXT and print the reply a family would see.
+    """Triage TEXT and print what a family would see on LINE.
+
+    Plain: the reply text, the windows card (name, why, ☎ number, hours, open now) and the
+    quick-reply buttons, in the order LINE shows them.  --json: the reply text and the triage.
 
     \b
     tsunagu triage "無料点検で屋根の工事を契約してしまった"
@@ -88,7 +91,13 @@ def triage(text: str | None, as_json: bool, jsonl: bool, at: str | None) -> None
     if as_json:
         click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2))
     else:
-        click.echo(decision.reply)
+        from .channels.line_messages import build_messages
+        from .channels.terminal import plain
+        from .conversation import Conversation, load_texts
+
+        texts = load_texts(settings.responses_dir)
+        turn = Conversation(loaded.triage, texts).reply_to(decision, text, now)
+        click.echo(plain(build_messages(turn, texts)))
 
 
 def _jsonl_text(raw: str) -> str:

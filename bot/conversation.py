@@ -7,11 +7,25 @@ worry.  The area is remembered per user (in the session, with an expiry);
 asks with topic buttons and the session keeps the buttons offered (labels and intent ids)
 until one is tapped.  Sessions hold only the area, the last worry's id, urgency and
 contacts, and those buttons — never the message text.
+
+Consent to tell staff (only with escalation on, only for urgent and emergency worries) is asked
+in its own message, after the answer and its card, never above or instead of a call button:
+
+- an urgent worry: the question is the last message of the answer (its はい/いいえ quick
+  replies sit under it, below the windows card);
+- an emergency: nothing is asked at once.  The question comes with the answer to the family's
+  next message (within :data:`CONSENT_SECONDS`).  This is the safer of the two ways: in an
+  emergency the only thing to tap must be 110/119.  Quick replies are the biggest buttons on a
+  LINE screen, right under the thumb, and a frightened parent may take 「はい」 for "yes, call
+  for help"; a question sent last would also scroll the call button up and away.  Nothing is lost
+  by waiting: staff cannot act within minutes (the thanks says so), 110/119 can; a family able to
+  write again is past the first minutes.  Only a masked excerpt waits in the session, and it is
+  purged a day after the emergency was written, asked or not (docs/privacy.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +51,20 @@ CONSENT_SECONDS = 24 * 3600
 ASK_SECONDS = 24 * 3600
 
 
+class CardTexts(BaseModel):
+    """``card:`` in ``responses/conversation.yml``: the words of the windows card."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    call_label: str
+    emergency_call: str = Field(description="label of the big 110/119 button; {number}")
+    dial_by_hand: str = Field(description="for a number a tap cannot dial on every phone (#9110); {number}")
+    open_now: str
+    closed_now: str
+    more_label: str = Field(description="button to a window's page (a window without a phone number)")
+    alt_text_prefix: str
+
+
 class ConversationTexts(BaseModel):
     """``responses/conversation.yml``."""
 
@@ -50,8 +78,9 @@ class ConversationTexts(BaseModel):
     area_only: str
     location_unknown: str
     quick_replies: dict[str, str]
-    card: dict[str, str]
+    card: CardTexts
     consent_question: str
+    consent_question_later: str
     consent_yes_words: list[str]
     consent_no_words: list[str]
     consent_thanks: str
@@ -69,13 +98,14 @@ def load_texts(responses_dir: Path) -> ConversationTexts:
 class Turn:
     """What to answer and what to remember after one message."""
 
-    kind: str                     # answer | area_followup | area_only | reset | greeting | not_text
+    kind: str                     # answer | area_followup | area_only | reset | greeting | not_text | consent_ask …
     text: str                     # the reply text
     decision: Decision | None
     session: dict | None          # the new session (None: forget it)
     ask_area: bool = False
     ask_consent: bool = False
     topics: tuple[str, ...] = ()  # quick replies: which worry it is (the reply asked)
+    question: str = ""            # a question sent as its own last message (consent to tell staff)
     escalation: dict | None = None  # the family said yes: what staff may be told (masked)
 
 
@@ -108,6 +138,29 @@ class Conversation:
         return Turn("not_text", self.texts.not_text, None, session)
 
     def on_text(self, text: str, session: dict | None, now: datetime) -> Turn:
+        pending = (session or {}).get("pending_consent")
+        if not (pending and pending.get("deferred")):
+            return self._on_text(text, session, now)
+        # an emergency waits for its consent question: this message is answered first
+        if now.timestamp() - pending.get("asked_at", 0) > CONSENT_SECONDS:
+            pending = None
+        rest = {k: v for k, v in (session or {}).items() if k != "pending_consent"}
+        turn = self._on_text(text, rest, now)
+        if turn.session is None or "pending_consent" in turn.session or pending is None:
+            return turn          # started over, a new question (a new emergency), or asked too long ago
+        data = dict(turn.session)
+        if turn.kind not in ("answer", "area_followup", "area_only"):
+            data["pending_consent"] = pending          # nothing to add a question to: keep waiting
+            return replace(turn, session=data)
+        # asked_at stays the emergency's time: the excerpt is gone a day after it was written, as promised
+        data["pending_consent"] = {k: v for k, v in pending.items() if k != "deferred"}
+        if turn.topics:
+            # not a clear new worry (「はい」「警察が来ました」): the question about the emergency, not topic buttons
+            data.pop("asked", None)
+            return Turn("consent_ask", self.texts.consent_question_later, None, data, ask_consent=True)
+        return replace(turn, session=data, question=self.texts.consent_question_later, ask_consent=True)
+
+    def _on_text(self, text: str, session: dict | None, now: datetime) -> Turn:
         said = clean(text).rstrip("。!！")
         if said in self._reset:
             return Turn("reset", self.texts.reset_reply, None, None)
@@ -175,13 +228,21 @@ class Conversation:
             # only ids and button words are kept: what was written is not
             data["asked"] = {"topics": dict(decision.topics), "asked_at": now.timestamp()}
             return Turn("answer", reply, decision, data, topics=tuple(label for label, _ in decision.topics))
+        question = ""
         if self.escalation and decision.urgency in ("emergency", "urgent") and decision.contacts:
             area = decision.facts.area
+            emergency = decision.urgency == "emergency"
             data["pending_consent"] = {
                 "intent": decision.intent, "title": decision.title, "urgency": decision.urgency,
                 "area": (area.municipality or area.pref) if area else "",
                 "excerpt": mask(text, self.triage.tokenizer)[:EXCERPT_CHARS],
-                "asked_at": now.timestamp(),
+                "asked_at": now.timestamp(),     # an emergency's is asked later, but counts from now
+                **({"deferred": True} if emergency else {}),
             }
-            reply, ask = f"{reply}\n\n{self.texts.consent_question}", True
-        return Turn("answer", reply, decision, data, ask_area=decision.needs_area, ask_consent=ask)
+            if not emergency:
+                question, ask = self.texts.consent_question, True
+        return Turn("answer", reply, decision, data, ask_area=decision.needs_area, ask_consent=ask, question=question)
+
+    def reply_to(self, decision: Decision, text: str, now: datetime) -> Turn:
+        """The answer to a first message already triaged (``tsunagu triage``: the same as LINE)."""
+        return self._answer(decision, None, text, now)

@@ -7,8 +7,10 @@ is ever made up: a window's phone is always a CSV row's number, reformatted.
 
 Phone links: LINE's URI action accepts ``http``, ``https`` and ``tel`` URIs. In a URI
 ``#`` starts a fragment, so ``#9110`` becomes ``tel:%239110`` (RFC 3966). The iPhone
-Phone app refuses ``tel:`` links that contain ``*`` or ``#``, so for ``#9110`` the
-reply must also show the number as text (contacts.yml says so to the family).
+Phone app does not dial ``tel:`` links that contain ``*`` or ``#`` (Apple's "Phone Links"
+reference, https://developer.apple.com/library/archive/featuredarticles/iPhoneURLScheme_Reference/PhoneLinks/PhoneLinks.html,
+confirmed for current iOS in https://developer.apple.com/forums/thread/780703), so such a number
+is not :attr:`Phone.tappable`: the card shows it as text to dial by hand, never a button that fails.
 National numbers use the digits as dialled in Japan (``tel:0749230999``): 0120 and
 0570 numbers are domestic services, not meant for the ``+81`` form.
 """
@@ -43,6 +45,8 @@ LEVEL_NOTES = ("municipal", "prefectural", "prefectural_no_municipal", "prefectu
                "national_no_local", "national_no_area")
 PLACEHOLDERS = frozenset({"pref", "municipality", "place", "name"})
 MAX_WINDOWS = 3
+#: Longest ``why`` line (characters) that still reads as one line on the card of a phone.
+WHY_MAX = 30
 
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―ー−().・]")
 # Phone-like strings in contacts.yml text, checked against the CSVs (never invent a number).
@@ -54,6 +58,11 @@ class Phone:
     digits: str     # "0749230999", or a short code: "188", "#9110"
     display: str    # "0749-23-0999"
     tel_uri: str    # "tel:0749230999", "tel:%239110"
+
+    @property
+    def tappable(self) -> bool:
+        """A tap-to-call link works on every phone (iPhone does not dial links with ``#`` or ``*``)."""
+        return not any(c in self.digits for c in "#*")
 
 
 def format_phone(raw: str) -> Phone | None:
@@ -117,6 +126,8 @@ class Window:
     note: str
     source_url: str | None
     hours: str = ""         # short display (from the parsed schedule), "" when the text can't be read
+    why: str = ""           # one plain line: what this window is for (contacts.yml ``why``, else ``explain``)
+    url: str = ""           # a page for the family (guides with ``url:`` in contacts.yml), else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +149,7 @@ class Guide:
     note: str
     when: str = "always"    # "always" | "no_local"
     source_row: str = ""
+    url: str = ""           # a page for the family (shown as a button); only an official page
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +159,7 @@ class ContactSpec:
     id: str
     label: str
     explain: str
+    why: str = ""           # one short line for the card; ``explain`` when empty
     local_file: str = ""
     local_tag: str = ""
     national: tuple[RowRef, ...] = ()
@@ -204,12 +217,14 @@ class Directory:
             place = named.municipality or named.pref
             note = _fill(spec.unlisted, {"name": named.name, "place": place, "pref": named.pref,
                                          "municipality": place})
-            out.append(Window(spec.id, named.name, "guide", None, "", None, note, named.source_url))
+            out.append(Window(spec.id, named.name, "guide", None, "", None, note, named.source_url,
+                              why=spec.why or spec.explain))
         for guide in spec.guides:
             if guide.when == "always" or not (local.entry or named):
                 source = self._national.get(guide.source_row)
                 out.append(Window(spec.id, guide.name, "guide", None, "", None, guide.note,
-                                  source.source_url if source else None))
+                                  source.source_url if source else None, why=spec.why or spec.explain,
+                                  url=guide.url))
         return self._after_hours(spec, out, area, now)[:MAX_WINDOWS]
 
     def validate(self) -> list[Issue]:
@@ -263,7 +278,7 @@ class Directory:
 
     def _window(self, spec: ContactSpec, entry: Entry, level: str, note: str, now: datetime) -> Window:
         return Window(spec.id, entry.name, level, entry.phone, entry.hours_text, entry.is_open(now), note,
-                      entry.source_url, entry.schedule.describe() if entry.schedule else "")
+                      entry.source_url, entry.schedule.describe() if entry.schedule else "", spec.why or spec.explain)
 
     def _after_hours(self, spec: ContactSpec, out: list[Window], area: Area | None, now: datetime) -> list[Window]:
         """When the first window is closed, say so and add what still works now (from contacts.yml)."""
@@ -307,6 +322,9 @@ class Directory:
                                  "when: には always か no_local を書きます"))
             if guide.source_row and guide.source_row not in self._national:
                 out.append(Issue(f, line, "error", f"{spec.id}: unknown source_row {guide.source_row!r}"))
+            if guide.url and not guide.url.startswith("https://"):
+                out.append(Issue(f, line, "error", f"{spec.id}: guide {guide.name!r} url is not an https:// address",
+                                 "url: にはご家族が開ける公式ページの https:// アドレスを書きます"))
         for key in sorted(set(spec.notes) - set(LEVEL_NOTES)):
             out.append(Issue(f, line, "error", f"{spec.id}: unknown note {key!r}",
                              "notes: に使える名前は " + ", ".join(LEVEL_NOTES)))
@@ -315,7 +333,13 @@ class Directory:
                                                  "this window was chosen", "notes: の文言をそろえてください"))
         if spec.local_file and spec.local_file not in self._local:
             out.append(Issue(f, line, "error", f"{spec.id}: {spec.local_file!r} is not listed under files: local"))
-        texts = [spec.label, spec.explain, spec.closed, spec.unlisted, *spec.notes.values(),
+        if not spec.why:
+            out.append(Issue(f, line, "warning", f"{spec.id}: no why line; the card shows the longer explain",
+                             "why: に、この窓口が何をしてくれるかを短い1行で書いてください"))
+        elif len(spec.why) > WHY_MAX:
+            out.append(Issue(f, line, "warning", f"{spec.id}: why is {len(spec.why)} characters (card line: at most {WHY_MAX})",
+                             "why: はカードに1行で出ます。短くしてください"))
+        texts = [spec.label, spec.explain, spec.why, spec.closed, spec.unlisted, *spec.notes.values(),
                  *(r.note for r in spec.national + spec.backup + spec.after_hours), *(g.note for g in spec.guides),
                  *(g.name for g in spec.guides)]
         for text in texts:
@@ -392,12 +416,12 @@ def _spec(cid: str, raw: Any, notes: Mapping[str, str], closed: str, line: int) 
             raise ValueError(f"{key} is missing")
     local = raw.get("local") or {}
     return ContactSpec(
-        id=cid, label=str(raw["label"]), explain=str(raw["explain"]),
+        id=cid, label=str(raw["label"]), explain=str(raw["explain"]), why=str(raw.get("why") or ""),
         local_file=str(local.get("file", "")), local_tag=str(local.get("tag", "")),
         national=_refs(raw.get("national")), backup=_refs(raw.get("backup")),
         after_hours=_refs(raw.get("after_hours")),
-        guides=tuple(Guide(str(g["name"]), str(g["note"]), str(g.get("when", "always")), str(g.get("source_row", "")))
-                     for g in raw.get("guides") or ()),
+        guides=tuple(Guide(str(g["name"]), str(g["note"]), str(g.get("when", "always")), str(g.get("source_row", "")),
+                           str(g.get("url") or "")) for g in raw.get("guides") or ()),
         notes={**notes, **{k: str(v) for k, v in (raw.get("notes") or {}).items()}},
         closed=str(raw.get("closed", closed)), unlisted=str(raw.get("unlisted", "")), line=line,
     )

@@ -92,6 +92,51 @@ def cases_report(triage: Triage, path: str, now: datetime, echo: Callable[[str],
     return m
 
 
+@dataclass(frozen=True)
+class LengthSummary:
+    """The length distribution of the family's reply text (characters) over some messages."""
+
+    count: int
+    minimum: int
+    median: float
+    p90: float
+    p95: float
+    maximum: int
+    over_400: float          # share of replies longer than 400 characters
+
+    @classmethod
+    def of(cls, lengths: Iterable[int]) -> LengthSummary:
+        values = sorted(lengths)
+        if not values:
+            return cls(0, 0, 0.0, 0.0, 0.0, 0, 0.0)
+        return cls(len(values), values[0], percentile(values, 50), percentile(values, 90), percentile(values, 95),
+                   values[-1], sum(v > 400 for v in values) / len(values))
+
+    def line(self) -> str:
+        return (f"n={self.count:4d}  min {self.minimum:4d}  median {self.median:6.1f}  p90 {self.p90:6.1f}  "
+                f"p95 {self.p95:6.1f}  max {self.maximum:4d}  >400 {self.over_400:5.1%}")
+
+
+def percentile(values: list[int], pct: float) -> float:
+    """Linear-interpolated percentile of sorted ``values`` (numpy's default method)."""
+    if not values:
+        return 0.0
+    rank = (len(values) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def reply_lengths(triage: Triage, cases: Iterable[dict], now: datetime) -> list[tuple[int, str, str]]:
+    """(length of the family's reply text, case id, intent) for every case: the text bubble of a
+    first message (the windows are in the tap-to-call card, not counted here)."""
+    out = []
+    for case in cases:
+        d = triage.decide(case["text"], now=now)
+        out.append((len(d.reply), str(case.get("id", "")), d.intent))
+    return out
+
+
 @dataclass
 class ExampleResult:
     intent: str

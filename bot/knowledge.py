@@ -405,6 +405,11 @@ def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict,
         if iid not in intents:
             out.append(Issue(file, 1, "warning", f"reply for unknown intent {iid!r}",
                              "intents/ に同じidのファイルがあるか確認してください"))
+        length = sum(len(line) for line in lines)
+        if length > replies.advice_max_chars:
+            out.append(Issue(file, line_of(line_map, ("advice",)), "warning",
+                             f"advice is {length} characters (advice_max_chars: {replies.advice_max_chars})",
+                             "スマホの1画面で読めるよう、いま何をすればよいかを2〜4文に短くしてください"))
         for n, line in enumerate(lines):
             unknown = fields_of(line) - ADVICE_FIELDS
             if unknown:

@@ -186,7 +186,10 @@ PAGE = """<!doctype html>
   .flex-box { display: flex; flex-direction: column; gap: 2px; }
   .flex-box.margin { margin-top: 8px; }
   .flex-text.bold { font-weight: bold; }
+  .flex-text.lg { font-size: 19px; }
   .flex-text.sm { font-size: 14px; color: var(--muted); }
+  .flex-text.xs { font-size: 13px; color: var(--muted); }
+  a.call.more { background: #e8e8e8; color: var(--ink); }
   .flex-separator { border: 0; border-top: 1px solid #ccc; margin: 8px 0 0; width: 100%; }
   a.call { display: block; text-align: center; margin-top: 4px; padding: 8px; border-radius: 10px;
            background: var(--line); color: #fff; font-weight: bold; text-decoration: none; }
@@ -299,19 +302,22 @@ function named(title, id) {  // 「日本語の名前」 with the id small besid
   return span;
 }
 
-function flex(node) {  // the parts of a LINE Flex bubble the bot sends: box, text, separator, tel: button
+function flex(node) {  // the parts of a LINE Flex bubble the bot sends: box, text, separator, tel: / https: button
   if (node.type === "box") {
     const box = el("div", null, "flex-box" + (node.margin ? " margin" : ""));
     box.replaceChildren(...(node.contents || []).map(flex));
     return box;
   }
   if (node.type === "text") {
-    return el("div", node.text, "flex-text" + (node.weight === "bold" ? " bold" : "") + " " + (node.size || ""));
+    const text = el("div", node.text, "flex-text" + (node.weight === "bold" ? " bold" : "") + " " + (node.size || ""));
+    if (node.color) text.style.color = node.color;
+    return text;
   }
   if (node.type === "separator") return el("hr", null, "flex-separator");
-  if (node.type === "button" && node.action && /^tel:[0-9%#*+]+$/.test(node.action.uri || "")) {
-    const link = el("a", node.action.label, "call");
+  if (node.type === "button" && node.action && /^(tel:[0-9%#*+]+|https:\\/\\/[^\\s"<>]+)$/.test(node.action.uri || "")) {
+    const link = el("a", node.action.label, "call" + (node.style === "secondary" ? " more" : ""));
     link.href = node.action.uri;
+    if (node.color) link.style.background = node.color;
     return link;
   }
   return el("div", "（" + node.type + "）");

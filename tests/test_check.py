@@ -200,3 +200,15 @@ def test_tsunagu_test_prints_the_table_and_confusions(copy):
     r = CliRunner().invoke(cli, ["test", "--now", "2026-11-27T10:00"])
     assert r.exit_code == 1
     assert "[danger_violence] 息子が部屋から何年も出てきません" in r.output
+
+
+def test_phone_sized_texts_are_checked(copy):
+    """Advice longer than advice_max_chars and a window without a short why line are warnings."""
+    reply = copy / "responses" / "replies" / "tenken.yml"
+    reply.write_text("advice:\n  - \"" + "工事はまだ始めないでもらいましょう。" * 10 + "\"\n", encoding="utf-8")
+    edit(copy / "responses" / "contacts.yml", "    why: 働くことに悩む15〜49歳の人と家族を支えます\n", "")
+    code, report = run_check()
+    assert code == 0
+    long = find(report, "responses/replies/tenken.yml", "advice is 180 characters", "warning")
+    assert long["hint"]
+    find(report, "responses/contacts.yml", "saposute: no why line", "warning")

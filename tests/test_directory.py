@@ -407,3 +407,34 @@ def _timed_load() -> float:
     start = time.perf_counter()
     load_directory(RESPONSES)
     return time.perf_counter() - start
+
+
+# -- what the card shows ------------------------------------------------------------------------
+
+
+def test_only_numbers_a_tap_dials_everywhere_are_tappable():
+    """iPhone does not dial tel: links with '#' or '*' (Apple, Phone Links): #9110 gets no button."""
+    assert not format_phone("#9110").tappable
+    assert all(format_phone(n).tappable for n in ("110", "119", "188", "0570-064-556", "011-728-2121"))
+
+
+def test_every_window_has_a_short_why(directory):
+    for cid in directory.contact_ids():
+        spec = directory.contact(cid)
+        assert spec.why and len(spec.why) <= 30, cid
+        for w in directory.windows(cid, None, WEDNESDAY):
+            assert w.why == spec.why, (cid, w.name)
+
+
+def test_a_guide_page_becomes_the_windows_url_and_must_be_https(tmp_path):
+    root = copy_responses(tmp_path)
+    contacts = root / "contacts.yml"
+    text = contacts.read_text(encoding="utf-8")
+    anchor = "        source_row: saposute\n"
+    contacts.write_text(text.replace(anchor, anchor + "        url: https://example.org/saposute\n"), encoding="utf-8")
+    loaded = load_directory(root)
+    assert loaded.windows("saposute", None, WEDNESDAY)[0].url == "https://example.org/saposute"
+    assert not [i for i in loaded.validate() if i.severity == "error"]
+    contacts.write_text(text.replace(anchor, anchor + "        url: http://example.org/\n"), encoding="utf-8")
+    errors = [i.message for i in load_directory(root).validate() if i.severity == "error"]
+    assert any("url is not an https:// address" in m for m in errors)

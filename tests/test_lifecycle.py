@@ -215,3 +215,22 @@ def test_a_delivery_given_up_keeps_no_text(tmp_path):
     store.give_up(store.due("w:1:0", now=now), "push 400")
     row = store.db.execute("SELECT status, messages, to_id, reply_token, last_error FROM outbox").fetchone()
     assert row == ("failed", None, None, None, "push 400")
+
+
+def test_an_emergencys_waiting_question_is_forgotten_a_day_after_the_emergency(loaded, settings):
+    """After an emergency the consent question waits for the next message, but the masked excerpt
+    it would pass on never outlives the day promised in docs/privacy.md."""
+    from datetime import timedelta
+
+    from bot.conversation import Conversation, load_texts
+    from tests.conftest import NOW
+
+    conv = Conversation(loaded.triage, load_texts(settings.responses_dir), escalation=True)
+    first = conv.on_text("今、息子が包丁を振り回して暴れています", None, NOW)
+    pending = first.session["pending_consent"]
+    assert pending["deferred"] and pending["asked_at"] == NOW.timestamp() and not first.question
+    soon = conv.on_text("ひきこもりの息子のことも相談したいです", first.session, NOW + timedelta(hours=2))
+    assert soon.question == conv.texts.consent_question_later and soon.ask_consent
+    assert soon.session["pending_consent"]["asked_at"] == NOW.timestamp()   # still counted from the emergency
+    late = conv.on_text("ひきこもりの息子のことも相談したいです", first.session, NOW + timedelta(hours=25))
+    assert not late.question and "pending_consent" not in late.session

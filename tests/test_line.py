@@ -85,6 +85,11 @@ def first_text(messages: list[dict]) -> str:
     return next(m["text"] for m in messages if m["type"] == "text")
 
 
+def card_of(messages: list[dict]) -> str:
+    """The windows card's contents as one string (names, numbers, buttons)."""
+    return json.dumps(next(m for m in messages if m["type"] == "flex"), ensure_ascii=False)
+
+
 # -- signature and body -------------------------------------------------------------------------
 @pytest.mark.parametrize("tamper", ["missing", "signature", "body", "empty"])
 def test_bad_signature_is_rejected_and_nothing_is_stored_or_sent(line, tamper):
@@ -131,13 +136,42 @@ def test_text_is_answered_once_by_reply_with_a_tap_to_call_card(line):
     assert out == (None, None, None)
 
 
-def test_emergency_first_line_and_110_button(line):
+def actions(node) -> list[dict]:
+    """Every action in a message, in reading order (a Flex bubble is read top to bottom)."""
+    if isinstance(node, dict):
+        found = [node["action"]] if "action" in node and isinstance(node["action"], dict) else []
+        return found + [a for k, v in node.items() if k != "action" for a in actions(v)]
+    if isinstance(node, list):
+        return [a for item in node for a in actions(item)]
+    return []
+
+
+def test_emergency_card_comes_first_with_the_110_button_on_top(line):
     event = text_event("今、息子が包丁を振り回して暴れています")
     line.post(event)
     line.settle()
     messages = line.answer(event)
-    assert "110" in first_text(messages).splitlines()[0]
-    assert "tel:110" in json.dumps(messages)
+    first = messages[0]
+    assert first["type"] == "flex"                                    # the call button before any text
+    assert actions(first)[0]["uri"] == "tel:110"
+    body = first["contents"]["body"]["contents"]
+    assert "110" in body[0]["text"]                                   # the 110 line heads the card
+    assert first["altText"].startswith(body[0]["text"])               # …and the notification
+    assert "110" in first_text(messages).splitlines()[0]              # the text still starts with it too
+    assert all("quickReply" not in m for m in messages)               # nothing else to tap
+
+
+def test_9110_is_shown_to_dial_not_as_a_button(line):
+    """iPhone does not dial tel: links with '#': #9110 is text to dial by hand; 188 keeps its button."""
+    event = text_event("ロマンス詐欺かもしれません。マッチングアプリの相手にお金を送ってしまった")
+    line.post(event)
+    line.settle()
+    messages = line.answer(event)
+    card = next(m for m in messages if m["type"] == "flex")
+    uris = [a["uri"] for a in actions(card) if a["type"] == "uri"]
+    assert "#9110" in card_of(messages) and "電話のボタンで" in card_of(messages)
+    assert not any("9110" in u for u in uris)
+    assert "tel:188" in uris
 
 
 def test_redelivery_is_answered_at_most_once(line):
@@ -200,14 +234,16 @@ def test_area_conversation(line):
     area = text_event("０６０ー０００１")
     line.post(area)
     line.settle()
-    followup = first_text(line.answer(area))
-    assert "札幌市" in followup and "011-728-2121" in followup
+    followup = line.answer(area)
+    assert "札幌市" in first_text(followup)
+    assert "011-728-2121" in card_of(followup) and "tel:0117282121" in card_of(followup)
+    assert "011-728-2121" not in first_text(followup)            # the number is in the card, not the text
 
     again = text_event("電話でしつこく勧誘されて健康食品を契約した")
     line.post(again)
     line.settle()
-    answer = first_text(line.answer(again))
-    assert "011-728-2121" in answer and "郵便番号" not in answer   # remembered
+    answer = line.answer(again)
+    assert "011-728-2121" in card_of(answer) and "郵便番号" not in first_text(answer)   # remembered
 
     line.post(text_event("最初から"))
     line.settle()
@@ -224,7 +260,7 @@ def test_location_message_address_counts_as_area(line):
     place = location_event("〒060-0001 北海道札幌市中央区北1条西2丁目", 43.06, 141.35)
     line.post(place)
     line.settle()
-    assert "011-728-2121" in first_text(line.answer(place))
+    assert "011-728-2121" in card_of(line.answer(place))
 
 
 # -- delivery under trouble --------------------------------------------------------------------

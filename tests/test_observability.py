@@ -113,6 +113,8 @@ def _traffic(server: ServerProcess, line: FakeLine, slack: FakeSlack, intents) -
     events.append(emergency)
     until(lambda: answered(emergency), 30, what="the emergency answer")
     settle()
+    events.append(send(text_event("はい", user_id=users[0])))    # after an emergency: the consent question now
+    settle()
     events.append(send(text_event("はい", user_id=users[0])))    # consent: the case goes to Slack, masked
     address = send(text_event(ADDRESS, user_id=users[1]))
     events.append(address)

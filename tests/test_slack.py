@@ -207,9 +207,49 @@ def test_declined_or_calm_cases_are_not_escalated(env):
     assert env.slack.calls_to("chat.postMessage") == []
 
 
+def test_emergency_asks_for_consent_only_with_the_next_answer(env):
+    """An emergency's answer is the 110 card and the text, nothing else to tap; the consent
+    question comes, as its own last message, with the answer to the family's next message."""
+    user = "U" + "e" * 32
+    first = env.line_says("今、息子が包丁を振り回して暴れています。田中です", user)
+    assert first[0]["type"] == "flex"
+    button = next(c for box in first[0]["contents"]["body"]["contents"] if box["type"] == "box"
+                  for c in box["contents"] if c["type"] == "button")
+    assert button["action"]["uri"] == "tel:110"                     # the first action is the call
+    texts = env.services.live.conversation().texts
+    assert texts.consent_question_later not in _texts(first) and "相談員" not in _texts(first)
+    assert all("quickReply" not in m for m in first)
+    assert env.slack.calls_to("chat.postMessage") == []
+
+    early = env.line_says("はい", user)        # a はい that answers no question is not consent
+    env.settle()
+    assert env.slack.calls_to("chat.postMessage") == []
+    assert [m["text"] for m in early] == [texts.consent_question_later]   # asked now, on its own
+    assert [i["action"]["label"] for i in early[-1]["quickReply"]["items"]] == ["はい", "いいえ"]
+
+    thanks = env.line_says("はい", user)
+    env.settle()
+    posts = env.slack.calls_to("chat.postMessage")
+    assert len(posts) == 1
+    assert "受付番号" in _texts(thanks)
+    body = _texts(posts[0].args["blocks"])
+    assert "包丁" in body and "田中" not in body                   # the emergency's words, masked
+
+
+def test_an_urgent_answer_asks_below_the_card(env):
+    first = env.line_says("弟のヤミ金の取り立てが毎日来て怖い", "U" + "f" * 32)
+    kinds = [m["type"] for m in first]
+    assert kinds == ["text", "flex", "text"]
+    assert first[-1]["text"] == env.services.live.conversation().texts.consent_question
+    assert "相談員" not in first[0]["text"]
+
+
 def test_take_button_records_who_and_updates_the_message(env):
     user = "U" + "d" * 32
     env.line_says("今、息子が包丁を振り回して暴れています", user)
+    later = env.line_says("ひきこもりの息子のことも相談したいです", user)   # the question comes after the emergency
+    assert later[-1]["text"] == env.services.live.conversation().texts.consent_question_later
+    assert [m["type"] for m in later] == ["text", "flex", "text"]  # the answer, its card, then the question
     env.line_says("はい", user)
     env.settle()
     post = env.slack.calls_to("chat.postMessage")[0]

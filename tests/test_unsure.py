@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.channels.line_messages import build_messages
 from tests.conftest import NOW
 
@@ -67,3 +69,43 @@ def test_line_shows_the_topics_as_quick_replies(conversation):
     labels = [i["action"]["label"] for i in items if i["action"]["type"] == "message"]
     assert labels[:len(turn.topics)] == list(turn.topics)
     assert all(i["action"]["text"] == i["action"]["label"] for i in items if i["action"]["label"] in turn.topics)
+
+
+# -- "didn't understand" (the fallback intent) --------------------------------------------------
+NOT_UNDERSTOOD = ["あのー", "えっと、その、なんというか",
+                  # read as a record with nothing in it (urgency info): still buttons, never a dead end
+                  "記録のみです。本人が「死ぬかと思った」と言ったのは、自転車で転びそうになった話でした。"]
+
+
+@pytest.mark.parametrize("text", NOT_UNDERSTOOD)
+def test_a_message_it_did_not_understand_offers_topics_in_plain_words(triage, conversation, text):
+    d = triage.decide(text, now=NOW)
+    assert d.intent == triage.fallback.id
+    labels = [label for label, _ in d.topics]
+    assert 2 <= len(labels) <= 4 and all(len(label) <= 20 for label in labels)
+    assert "ボタン" in d.reply
+    turn = conversation.on_text(text, None, NOW)
+    items = build_messages(turn, conversation.texts)[-1]["quickReply"]["items"]
+    assert [i["action"]["label"] for i in items][:len(labels)] == labels
+
+
+def test_tapping_a_topic_after_not_understood_goes_on(conversation):
+    first = conversation.on_text("えっと、その、なんというか", None, NOW)
+    label = next(t for t in first.topics if first.session["asked"]["topics"][t] == "consumer_general")
+    second = conversation.on_text(label, first.session, NOW)
+    assert second.kind == "answer" and second.decision.intent == "consumer_general"
+    assert second.decision.contacts[0] == "consumer_center" and not second.topics
+    assert "asked" not in second.session
+    messages = build_messages(second, conversation.texts)
+    assert any(m["type"] == "flex" and "tel:188" in str(m) for m in messages)
+
+
+def test_a_picked_topic_keeps_its_law_point(conversation):
+    """A worry answered from a tapped topic tells the law point too (the advice no longer repeats it)."""
+    first = conversation.on_text("ちょっと相談したいことがあって", None, NOW)
+    session = {**first.session, "asked": {"topics": {"お金・契約のこと": "houmon_hanbai"},
+                                          "asked_at": NOW.timestamp()}}
+    second = conversation.on_text("お金・契約のこと", session, NOW)
+    assert second.decision.intent == "houmon_hanbai"
+    assert [p.id for p in second.decision.law] == ["cooling_off_houmon_hanbai"]
+    assert "クーリング・オフ（" in second.text and "8日間" in second.text

@@ -2,7 +2,20 @@
 
 Plain dicts in the Messaging API's JSON shape (they are stored in the outbox and
 sent with line-bot-sdk's ``*.from_dict``).  Limits from the official spec: text
-5,000 characters, altText 400, quick-reply labels 20, at most 5 messages.
+5,000 characters, Flex altText 1,500 (400 kept here), button labels 40, quick-reply
+labels 20, at most 5 messages.
+
+The order is the order of importance on a phone:
+
+- an answer: the text (what to do now, the law point), then the card with the windows
+  (per window: name, a one-line why, ☎ number, hours and whether it is open now, a call button);
+- an emergency: the card first, with the 110/119 line and a big call button at its top, then
+  the text.  No quick replies: the only thing to tap is the call;
+- a question (consent to tell staff) is its own last message, with its quick replies, below the
+  card — never above or instead of a call button (see :mod:`bot.conversation`).
+
+A number a tap cannot dial on every phone (``#9110``: the iPhone does not dial ``tel:`` links
+with ``#``, see :mod:`bot.directory`) is shown as text to dial by hand, not as a button that fails.
 """
 
 from __future__ import annotations
@@ -10,11 +23,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import ConversationTexts, Turn
+from ..triage.render import EMERGENCY_IDS, fill
 
 TEXT_MAX = 5000
 ALT_MAX = 400
 LABEL_MAX = 20
+BUTTON_LABEL_MAX = 40
 FLEX_TEXT_MAX = 60
+NOTE_MAX = 200
+EMERGENCY_COLOR = "#C62828"
+OPEN_COLOR = "#1B5E20"
+GREY = "#555555"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -34,41 +53,105 @@ def quick_text(label: str, text: str | None = None) -> dict:
                                          "text": text or label}}
 
 
-def contact_card(windows, texts: ConversationTexts) -> dict | None:
-    """A Flex bubble with one block per window and a call button where there is a number."""
+def _text(text: str, *, size: str = "sm", color: str | None = None, bold: bool = False) -> dict:
+    node: dict[str, Any] = {"type": "text", "text": text, "wrap": True, "size": size}
+    if color:
+        node["color"] = color
+    if bold:
+        node["weight"] = "bold"
+    return node
+
+
+def _button(label: str, uri: str, *, style: str = "primary", height: str = "sm", color: str | None = None) -> dict:
+    node: dict[str, Any] = {"type": "button", "style": style, "height": height, "margin": "sm",
+                            "action": {"type": "uri", "label": _cut(label, BUTTON_LABEL_MAX), "uri": uri}}
+    if color:
+        node["color"] = color
+    return node
+
+
+def _status(w, card) -> str:
+    parts = [w.hours] if w.hours else []
+    if w.open_now is True:
+        parts.append(card.open_now)
+    elif w.open_now is False:
+        parts.append(card.closed_now)
+    return "　".join(parts)
+
+
+def window_block(w, card, *, emergency: bool = False, first: bool = False) -> list[dict]:
+    """One window: name, why, ☎ number, hours / open now, note, then how to call it."""
+    block: list[dict] = [_text(_cut(w.name, FLEX_TEXT_MAX), size="md", bold=True)]
+    if w.why:
+        block.append(_text(w.why, color=GREY))
+    if w.phone is not None:
+        block.append(_text(f"☎ {w.phone.display}", size="lg" if emergency else "md", bold=True))
+    status = _status(w, card)
+    if status:
+        block.append(_text(status, color=OPEN_COLOR if w.open_now else GREY))
+    if w.note:
+        block.append(_text(_cut(w.note, NOTE_MAX), size="xs", color=GREY))
+    if w.phone is not None and w.phone.tappable:
+        if emergency:
+            label = fill(card.emergency_call, {"number": w.phone.display}) or w.phone.display
+            block.append(_button(label, w.phone.tel_uri, height="md" if first else "sm", color=EMERGENCY_COLOR))
+        else:
+            block.append(_button(f"{card.call_label} {w.phone.display}", w.phone.tel_uri))
+    elif w.phone is not None:
+        block.append(_text(fill(card.dial_by_hand, {"number": w.phone.display}) or w.phone.display, bold=True))
+    elif w.url:
+        block.append(_button(card.more_label, w.url, style="secondary"))
+    return block
+
+
+def contact_card(windows, texts: ConversationTexts, *, headline: str = "") -> dict | None:
+    """A Flex bubble with one block per window (phone or not).
+
+    ``headline``: an emergency's first line (「いますぐ110番…」); the 110/119 windows then come
+    first with big call buttons, the other windows below them with plain ones.
+    """
     card = texts.card
+    if not windows:
+        return None
+    emergency = [w for w in windows if headline and w.contact_id in EMERGENCY_IDS and w.phone is not None]
+    others = [w for w in windows if w not in emergency]
     rows: list[dict] = []
     alt: list[str] = []
-    for w in windows:
-        if w.phone is None:
-            continue
-        block: list[dict] = [
-            {"type": "text", "text": _cut(w.name, FLEX_TEXT_MAX), "weight": "bold", "wrap": True, "size": "md"},
-            {"type": "text", "text": f"☎ {w.phone.display}" + (f"　{w.hours}" if w.hours else ""),
-             "wrap": True, "size": "sm", "color": "#555555"},
-            {"type": "button", "style": "primary", "height": "sm", "margin": "sm",
-             "action": {"type": "uri", "label": _cut(f"{card['call_label']} {w.phone.display}", LABEL_MAX * 2),
-                        "uri": w.phone.tel_uri}},
-        ]
+    for i, w in enumerate(emergency + others):
         if rows:
             rows.append({"type": "separator", "margin": "lg"})
+        block = window_block(w, card, emergency=w in emergency, first=i == 0)
         rows.append({"type": "box", "layout": "vertical", "spacing": "xs", "margin": "lg", "contents": block})
-        alt.append(f"{w.phone.display} {w.name}")
-    if not rows:
-        return None
+        alt.append(f"{w.phone.display} {w.name}" if w.phone else w.name)
+    title = _text(headline, size="lg", bold=True, color=EMERGENCY_COLOR) if headline else \
+        _text(card.title, size="lg", bold=True)
+    alt_text = (headline + " " if headline else card.alt_text_prefix) + "／".join(alt)
     return {
         "type": "flex",
-        "altText": _cut(card["alt_text_prefix"] + "／".join(alt), ALT_MAX),
+        "altText": _cut(alt_text, ALT_MAX),
         "contents": {
             "type": "bubble",
-            "body": {"type": "box", "layout": "vertical", "contents": [
-                {"type": "text", "text": card["title"], "weight": "bold", "size": "lg"}, *rows]},
+            "body": {"type": "box", "layout": "vertical", "contents": [title, *rows]},
         },
     }
 
 
 def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
     """The messages of one answer, most important first (at most 5)."""
+    decision = turn.decision
+    emergency = decision is not None and decision.urgency == "emergency" and turn.kind in ("answer", "area_followup")
+    card = None
+    if decision is not None and decision.windows:
+        # an emergency's reply starts with the 110/119 line of responses/replies.yml
+        headline = decision.reply.splitlines()[0] if emergency and decision.reply else ""
+        card = contact_card(decision.windows, texts, headline=headline)
+    text = text_message(turn.text)
+    if emergency and card:
+        messages = [card, text]
+    else:
+        messages = [text] + ([card] if card else [])
+    if turn.question:
+        messages.append(text_message(turn.question))
     quick: list[dict] = []
     if turn.ask_consent:
         quick.append(quick_text(texts.quick_replies["consent_yes"]))
@@ -76,13 +159,8 @@ def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
     quick.extend(quick_text(label) for label in turn.topics)
     if turn.ask_area:
         quick.append(quick_location(texts.quick_replies["send_location"]))
-    if turn.decision is not None and turn.kind in ("answer", "area_followup"):
+    if decision is not None and turn.kind in ("answer", "area_followup") and not emergency:
         quick.append(quick_text(texts.quick_replies["reset"]))
-    messages = [text_message(turn.text)]
-    if turn.decision is not None and turn.decision.windows:
-        card = contact_card(turn.decision.windows, texts)
-        if card:
-            messages.append(card)
     messages = messages[:5]
     if quick:
         # LINE shows quick replies only under the last message of a batch

@@ -289,8 +289,11 @@ class SlackProcessor:
                              result="help")
         d = triage.decide(text, now=now)
         blocks = [_section(d.reply)] + triage_blocks(d, self.texts, triage, text)
-        return Processed([self._reply(claimed, event, d.reply, blocks)], result=f"mention {d.intent} {d.urgency}",
-                         intent=d.intent, urgency=d.urgency)
+        # the family's text has no window list (on LINE the windows are a card): staff get them in
+        # the blocks and, for notifications and clients without blocks, in the text too
+        windows = _windows_text(d.windows)
+        return Processed([self._reply(claimed, event, f"{d.reply}\n\n{windows}".strip(), blocks)],
+                         result=f"mention {d.intent} {d.urgency}", intent=d.intent, urgency=d.urgency)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
         event = claimed.payload.get("event") or {}

@@ -208,7 +208,9 @@ class Triage:
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
         if routing.primary.spec.danger is not None or routing.urgency == "info":
             law_points = ()
-        topics = self.k.topics.offer(routing.candidates) if routing.unsure and self.k.topics else ()
+        # not sure, or not understood at all: ask with topic buttons rather than leave the family with nothing to tap
+        not_understood = routing.primary is self.fallback and routing.urgency != "emergency"
+        topics = self.k.topics.offer(routing.candidates) if (routing.unsure or not_understood) and self.k.topics else ()
         return self._finish(routing.primary, routing.urgency, routing.contacts, facts,
                             tuple(m.intent.id for m in routing.fired), scores,
                             tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points,
@@ -219,10 +221,12 @@ class Triage:
     def answer_topic(self, intent_id: str, area: Area | None, *, now: datetime) -> Decision:
         """Answer the worry a family picked from the topics offered when tsunagu was unsure."""
         intent = self.intents.get(intent_id, self.fallback)
+        facts = Facts(area=area)
+        law = () if intent.spec.danger is not None else self._law(list(intent.spec.law), facts, now.date())
         return self._finish(intent, intent.spec.urgency if intent.spec.urgency != "info" else "normal",
-                            tuple(intent.spec.contacts), Facts(area=area), (intent.id,), {},
+                            tuple(intent.spec.contacts), facts, (intent.id,), {},
                             (Reason("topic", intent.id, "picked by the family", "after a question"),),
-                            now, law=())
+                            now, law=law)
 
     def revisit(self, intent_id: str, contacts: Sequence[str], urgency: str, area: Area, *, now: datetime) -> Decision:
         """Answer an earlier worry again for an area learnt since (the area conversation)."""

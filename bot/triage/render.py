@@ -1,8 +1,12 @@
 """Reply text from the templates in ``responses/replies.yml``.
 
-The first screen must say what to do now: emergency number first, then the
-advice for the worry (two or three short lines), the windows to call, the
-consumer-law points, and — only when it matters — a request for the area.
+The text is sized for a phone: a family reads it in one LINE bubble, often in their 70s or 80s.
+It says what to do now: the emergency number first, then the advice for the worry (two to four
+short sentences), the consumer-law point in one or two sentences (with its deadline when the
+contract date is known) and — only when it matters — a request for the area.  The windows are
+not listed here: on LINE they are the tap-to-call card right below the text
+(:mod:`bot.channels.line_messages`), for staff they are Slack blocks.  A question about the
+windows themselves (``explain_windows``) is answered in the text, since it is what was asked.
 """
 
 from __future__ import annotations
@@ -20,16 +24,13 @@ EMERGENCY_IDS = ("emergency_110", "emergency_119")
 class FrameSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     emergency: dict[str, str] = Field(description="first line per emergency contact id")
-    windows_header: str
-    window_line: str
-    window_note: str
-    law_header: str
     area_ask: str
-    area_used: str
     window_explain: str = Field("・{label}：{explain}", description="a window described (staff questions)")
     ask_topic: str = Field(description="the question when tsunagu is not sure which worry it is (quick replies follow)")
     danger_line: str = Field(description="first line of a reply that asks, when the message holds a sign of danger")
-    closing: dict[str, str] = Field(default_factory=dict, description="last line per urgency")
+    closing: dict[str, str] = Field(default_factory=dict,
+                                    description="last line per urgency, when the windows card follows the text")
+    law_points: int = Field(1, ge=0, le=3, description="consumer-law points in the family's text (most relevant first)")
 
 
 class RepliesSpec(BaseModel):
@@ -38,6 +39,7 @@ class RepliesSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     frame: FrameSpec
     area_sensitive: list[str] = Field(description="contact ids whose window depends on the area")
+    advice_max_chars: int = Field(160, ge=40, description="`tsunagu check` warns when one worry's advice is longer")
 
 
 class AdviceSpec(BaseModel):
@@ -97,6 +99,7 @@ class Replies:
         return [t for t in (fill(line, values) for line in lines) if t]
 
     def render(self, decision: Any, directory: Any, now: datetime, *, advice: bool = True) -> str:
+        """The family's text (see the module docstring); the windows go in the card, not here."""
         frame = self.spec.frame
         facts = decision.facts
         values: dict[str, Any] = {}
@@ -125,34 +128,15 @@ class Replies:
                 if line:
                     out.append(line)
         if decision.law and not decision.unsure:
-            out.append("")
-            out.append(frame.law_header)
-            for p in decision.law[:2]:
-                if p.deadline_text and p.running:
-                    out.append(p.deadline_text)
+            for p in decision.law[:frame.law_points]:
+                out.append("")
                 out.append(p.text)
-                if p.deadline_text and not p.running:
+                if p.deadline_text:
                     out.append(p.deadline_text)
-        if decision.windows:
-            out.append("")
-            out.append(frame.windows_header)
-            for w in decision.windows:
-                line = fill(frame.window_line, {
-                    "name": w.name,
-                    "phone": w.phone.display if w.phone else "",
-                    "hours": w.hours,
-                })
-                out.append((line or w.name).replace("（）", "").rstrip())
-                if w.note:
-                    out.append(fill(frame.window_note, {"note": w.note}) or w.note)
         if decision.needs_area:
             out.append("")
             out.append(frame.area_ask)
-        elif facts.area and any(w.level in ("municipal", "prefectural") for w in decision.windows):
-            used = fill(frame.area_used, values)
-            if used:
-                out.append(used)
-        closing = None if decision.unsure else frame.closing.get(decision.urgency)
+        closing = None if decision.unsure or not decision.windows else frame.closing.get(decision.urgency)
         if closing:
             out.append("")
             out.append(closing)

@@ -432,7 +432,8 @@ def _routes_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, 
         if rule is None or first is None or not rule.routes_to or first in rule.routes_to:
             continue
         out.append(Issue(intent.file, line_of(intent.lines, ("contacts", 0)), "warning",
-                         f"rule {rule.name!r} routes to {', '.join(rule.routes_to)}, but contacts starts with {first!r}",
+                         f"rule {rule.name!r} routes to {', '.join(rule.routes_to)}, "
+                         f"but contacts starts with {first!r}",
                          f"窓口の順番か rule: を見直してください（intents/_policy.yml の {rule.name}: {rule.when}）"))
     return out
 

@@ -290,8 +290,8 @@ def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, men
 
 
 def route(policy: Policy, intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float],
-          emergencies: dict[str, int], hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
-          mentions: Sequence[str], today: date, recent_days: int, law_running: bool,
+          emergencies: dict[str, int], hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token],
+          forms: TokenForms, mentions: Sequence[str], today: date, recent_days: int, law_running: bool,
           scores: dict[str, float] | None = None) -> Routing:
     t = policy.t
     words = sum(1 for tok in tokens if tok.key is not None)
@@ -337,7 +337,8 @@ def route(policy: Policy, intents: dict[str, Intent], fallback: Intent, evidence
     reasons.append(Reason("contacts", primary.intent.id, " > ".join(contacts),
                           f"rule {primary.intent.rule}: the earliest rule of intents/_policy.yml leads"))
 
-    urgency = _urgency(policy, primary, fired, hits, cues, facts, tokens, forms, today, recent_days, law_running, reasons)
+    urgency = _urgency(policy, primary, fired, hits, cues, facts, tokens, forms, today, recent_days, law_running,
+                       reasons)
     ranked = [iid for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1])
               if e >= t.weak and iid != fallback.id and not intents[iid].spec.modifier
               and _eligible(intents[iid], mentions, words, facts)]
@@ -383,8 +384,8 @@ def _urgency(policy: Policy, primary: Match, fired: Sequence[Match], hits: Seque
     return urgency
 
 
-def _urgent_reason(policy: Policy, primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues, facts: Facts,
-                   today: date, recent_days: int, law_running: bool) -> str | None:
+def _urgent_reason(policy: Policy, primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues,
+                   facts: Facts, today: date, recent_days: int, law_running: bool) -> str | None:
     spec = primary.intent.spec
     fired_ids = {m.intent.id for m in fired}
     for hit in hits:

@@ -36,7 +36,7 @@ from .yamlio import line_of, load_with_lines
 
 CONTACTS_FILE = "contacts.yml"
 DIRECTORY = "directory"
-#: The contact ids of POLICY.md / DESIGN.md (a public contract: they must all exist).
+#: The contact ids of DESIGN.md (a public contract: they must all exist).
 REQUIRED_CONTACTS = ("consumer_center", "police_consult", "emergency_110", "emergency_119", "crisis_line",
                      "hikikomori_center", "legal_aid", "youth_center", "saposute", "education_support")
 #: Numbers dialled without an area code. ``phonenumbers`` does not know 188 or #9110.
@@ -243,7 +243,7 @@ class Directory:
             issues.extend(self._check_spec(spec, known))
         missing = [c for c in REQUIRED_CONTACTS if c not in self._contacts]
         issues.extend(Issue(self._contacts_file, 1, "error", f"contact id {c!r} is missing",
-                            "POLICY.md の窓口idはすべて必要です") for c in missing)
+                            "この窓口idはほかのプログラムも使う決まった名前です。消さずに contacts: に書いてください") for c in missing)
         return sorted(set(issues), key=lambda i: (i.severity != "error", i.file, i.line, i.message))
 
     # -- resolution -------------------------------------------------------------------------------

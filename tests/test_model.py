@@ -19,7 +19,7 @@ from tests.conftest import NOW
 NEW_INTENT = """\
 id: hakajimai
 title: 墓じまい・改葬の高額な請求や契約トラブル
-rule: 5
+rule: consumer
 contacts: [consumer_center]
 urgency: normal
 # examples only: no keywords

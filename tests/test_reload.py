@@ -15,7 +15,7 @@ from tests.conftest import NOW
 
 NEW_INTENT = """id: setsudenki
 title: 節電器・省エネ機器の高額な訪問販売
-rule: 5
+rule: consumer
 contacts: [consumer_center]
 urgency: normal
 keywords:

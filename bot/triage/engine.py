@@ -26,6 +26,7 @@ from .tokenize import Tokenizer
 from .topics import TopicsSpec
 from .text import clean, has_words
 from . import policy
+from .policy import Policy
 from .consumer_law import contract_date
 
 #: Keywords about what was extracted rather than words: ``$amount: 1`` scores when a sum of money is named.
@@ -53,6 +54,7 @@ class Knowledge:
     law: Any                # bot.triage.consumer_law.LawBook
     replies: Any            # bot.triage.render.Replies
     windows: dict[str, list[str]]  # contact id -> names people use for it
+    policy: Policy          # the routing rules and thresholds (intents/_policy.yml)
     topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
     version: str = ""
 
@@ -197,13 +199,14 @@ class Triage:
                 scores[owner] = scores.get(owner, 0.0) + weight
                 reasons.append(Reason("keyword", owner, name, "fact", weight))
         probs = self.model.probabilities(featurize(tokens, cleaned))
-        evidence = policy.evidence(self.intents, scores, probs)
-        emergencies, danger_reasons, danger_cue = policy.danger_matches(self.intents, hits, reading, probs)
+        evidence = policy.evidence(self.k.policy, self.intents, scores, probs)
+        emergencies, danger_reasons, danger_cue = policy.danger_matches(self.k.policy, self.intents, hits, reading,
+                                                                        probs)
         mentions = self._mentions(hits)
         law_ids = self._law_ids(evidence, emergencies, facts)
         law_points = self._law(law_ids, facts, today)
-        routing = policy.route(self.intents, self.fallback, evidence, emergencies, hits, cues, facts, tokens,
-                               self.forms, mentions, today, self.k.signals.recent_days,
+        routing = policy.route(self.k.policy, self.intents, self.fallback, evidence, emergencies, hits, cues, facts,
+                               tokens, self.forms, mentions, today, self.k.signals.recent_days,
                                any(p.running for p in law_points), scores)
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
         if routing.primary.spec.danger is not None or routing.urgency == "info":
@@ -267,7 +270,7 @@ class Triage:
             return []
         ids: list[str] = []
         for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1]):
-            if e >= policy.PRESENT:
+            if e >= self.k.policy.t.present:
                 ids.extend(x for x in self.intents[iid].spec.law if x not in ids)
         return ids
 

@@ -52,8 +52,9 @@ class IntentSpec(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
-    rule: int = Field(ge=0, le=13, description="POLICY.md rule number; the lowest matching rule decides "
-                                               "(0: a note about the message itself, e.g. a staff record)")
+    rule: str = Field(pattern=r"^[a-z][a-z0-9_]*$",
+                      description="name of a rule in intents/_policy.yml; among worries that are clearly there, "
+                                  "the one whose rule comes first in that file leads")
     contacts: list[str] = Field(default_factory=list, description="contact ids, primary first")
     urgency: Urgency = "normal"
     threshold: float = Field(3.0, gt=0, description="score needed for this intent to count")
@@ -81,6 +82,14 @@ class IntentSpec(BaseModel):
         False, description="contacts are the windows the message names (staff questions)")
     examples: list[str] = Field(min_length=1)
     counter_examples: list[str] = Field(default_factory=list)
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _rule_name(cls, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise ValueError(f"rule is written as a name now, not a number ({v}): "
+                             "one of the names under rules: in intents/_policy.yml, e.g. consumer")
+        return v
 
     @field_validator("keywords")
     @classmethod
@@ -112,5 +121,5 @@ class Intent:
         return self.spec.id
 
     @property
-    def rule(self) -> int:
+    def rule(self) -> str:
         return self.spec.rule

@@ -1,16 +1,19 @@
-"""POLICY.md as code: which intent leads, which windows, how urgent.
+"""The routing policy: which intent leads, which windows, how urgent.
 
-Input: the intents that matched (with scores), the timing cues and the facts.
-Output: the primary intent, the ordered contact ids, the urgency, and the
-reasons.  The rules are generic; which words trigger them lives in the intent
-files and ``intents/_signals.yml``.
+Input: the intents that matched (with scores), the timing cues, the facts and the rules of
+``intents/_policy.yml`` (:class:`Policy`).  Output: the primary intent, the ordered contact ids,
+the urgency, and the reasons.  The rules are generic; their order, the windows they route to and
+the thresholds live in ``intents/_policy.yml``, and which words trigger them in the intent files
+and ``intents/_signals.yml``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from .decision import Reason
 from .facts import Facts
@@ -19,36 +22,82 @@ from .matcher import Hit
 from .signals import Cues, Reading, TokenForms, act_timing, is_question, keyword_reading, message_timing
 from .tokenize import Token
 
-#: Most windows a reply lists (the first screen must say what to do now).
-MAX_CONTACTS = 5
 EMERGENCY_IDS = ("emergency_110", "emergency_119")
-#: How much a keyword score at its intent's threshold adds to the model's probability
-#: (keywords are strong evidence, examples the main teacher).
-KEYWORD_WEIGHT = 0.5
-#: Evidence (model probability + keyword share) from which a worry counts as present.
-PRESENT = 0.5
-#: A present worry takes part in "lowest rule leads" only with at least this share of the best evidence;
-#: a passing mention in a long story does not decide the whole message.
-LEAD_SHARE = 0.75
-#: Worries of this rule or lower (a life at risk: despair) lead whenever their keywords say so,
-#: however much else the message says (POLICY rule 2 comes before every worry about money or family).
-LIFE_RULE = 2
-#: Below this model probability the examples clearly disagree with the keywords (a counter-example
-#: taught it): the keywords then count only DOUBTED of their weight.
-DOUBT = 0.06
-DOUBTED = 0.5
-#: Evidence from which a worry takes part in "lowest rule leads" whatever the others score
-#: (both the examples and the keywords say it: a real second worry, not a word in passing).
-STRONG = 0.8
-#: The leading worry is clear from this much evidence; below it a close second worry with other
-#: windows makes tsunagu ask (quick replies) instead of guessing.
-CONFIDENT = 0.9
-#: How close (in evidence) that second worry must be.
-CLOSE = 0.1
-#: Most candidate worries kept for the question.
-CANDIDATES = 4
-#: With nothing present, the best worry still leads from this much evidence (else: not understood).
-WEAK = 0.3
+#: Most places one keyword or act is read at (a crafted message repeating one word a thousand
+#: times costs no more than this many readings).
+MAX_SPANS = 64
+
+UrgentSign = Literal["recent_loss", "harassment"]
+
+
+class RuleSpec(BaseModel):
+    """One routing rule of ``intents/_policy.yml``; the list order is the priority (first wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="what intent files write as `rule:`")
+    when: str = Field(min_length=1, description="when the rule applies (one line, for people)")
+    routes_to: list[str] = Field(default_factory=list,
+                                 description="contact ids a worry of this rule leads with; an intent's first "
+                                             "contact should be one of them (`tsunagu check` warns)")
+    urgent_signs: list[UrgentSign] = Field(
+        default_factory=list,
+        description="what makes a worry of this rule urgent beyond its intent's urgent_when: recent_loss "
+                    "(money paid or a contract made in the last recent_days days), harassment (it goes on)")
+
+
+class Thresholds(BaseModel):
+    """The numbers that decide between worries (``thresholds:`` of ``intents/_policy.yml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    keyword_weight: float = Field(ge=0, le=2, description="what a keyword score at its intent's threshold "
+                                                          "adds to the model's probability")
+    present: float = Field(gt=0, le=2, description="evidence from which a worry counts as present")
+    lead_share: float = Field(ge=0, le=1, description="share of the best evidence a present worry needs to "
+                                                      "take part in 'the earliest rule leads'")
+    strong: float = Field(gt=0, le=2, description="evidence from which a worry takes part whatever the others score")
+    life_rule: str = Field(description="this rule and the ones above it take part whenever their keywords "
+                                       "say so (a life at risk)")
+    doubt: float = Field(ge=0, le=1, description="below this model probability the examples disagree with "
+                                                 "the keywords")
+    doubted: float = Field(ge=0, le=1, description="the share of their weight keywords keep then")
+    confident: float = Field(gt=0, le=2, description="evidence from which the leading worry is clear "
+                                                     "(below it a close rival makes tsunagu ask)")
+    close: float = Field(ge=0, le=1, description="how close a rival's evidence must be for tsunagu to ask")
+    weak: float = Field(ge=0, le=2, description="with nothing present, the best worry still leads from this "
+                                                "much evidence")
+    candidates: int = Field(ge=1, le=13, description="most candidate worries kept for the question")
+    danger_model: float = Field(gt=0, le=1, description="the model's probability of a danger from which it "
+                                                        "counts as an act when the message is told as now")
+    max_contacts: int = Field(ge=1, le=10, description="most windows a reply lists")
+
+
+class PolicySpec(BaseModel):
+    """``intents/_policy.yml``: the routing rules in priority order and the thresholds."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[RuleSpec] = Field(min_length=1)
+    thresholds: Thresholds
+
+
+class Policy:
+    """A loaded :class:`PolicySpec`, ready for the router (names checked by the loader)."""
+
+    def __init__(self, spec: PolicySpec):
+        self.spec = spec
+        self.t = spec.thresholds
+        self.rules = {r.name: r for r in spec.rules}
+        self.order = {r.name: n for n, r in enumerate(spec.rules)}
+
+    def rank(self, intent: Intent) -> int:
+        """Where the intent's rule stands (0: the first rule, which wins over all others)."""
+        return self.order[intent.rule]
+
+    def life(self, intent: Intent) -> bool:
+        """A rule about a life at risk: it takes part whenever its keywords say so."""
+        return self.order[intent.rule] <= self.order[self.t.life_rule]
+
+    def urgent_sign(self, intent: Intent, sign: str) -> bool:
+        return sign in self.rules[intent.rule].urgent_signs
 
 
 @dataclass(frozen=True)
@@ -69,9 +118,11 @@ class Routing:
     candidates: tuple[str, ...] = ()   # worries it might be, best first
 
 
-def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
+def evidence(policy: Policy, intents: dict[str, Intent], scores: dict[str, float],
+             probs: dict[str, float]) -> dict[str, float]:
     """How strongly each (non-danger) worry is in the message: the model's probability plus the
-    keyword score as a share of the intent's threshold (capped at ±1, weighed by KEYWORD_WEIGHT)."""
+    keyword score as a share of the intent's threshold (capped at ±1, weighed by keyword_weight)."""
+    t = policy.t
     out = {iid: p for iid, p in probs.items() if iid in intents and intents[iid].spec.danger is None}
     for iid in intents.keys() - out.keys():
         if intents[iid].spec.danger is None:
@@ -81,9 +132,9 @@ def evidence(intents: dict[str, Intent], scores: dict[str, float], probs: dict[s
         if intent is None or intent.spec.danger is not None:
             continue
         share = max(-1.0, min(1.0, score / intent.spec.threshold))
-        if share > 0 and out[iid] < DOUBT:
-            share *= DOUBTED   # the examples (and counter-examples) say clearly it is not this worry
-        out[iid] += KEYWORD_WEIGHT * share
+        if share > 0 and out[iid] < t.doubt:
+            share *= t.doubted   # the examples (and counter-examples) say clearly it is not this worry
+        out[iid] += t.keyword_weight * share
     return out
 
 
@@ -108,16 +159,9 @@ def score_intents(intents: dict[str, Intent], hits: Sequence[Hit],
     return scores, reasons
 
 
-#: Most places one keyword or act is read at (a crafted message repeating one word a thousand
-#: times costs no more than this many readings).
-MAX_SPANS = 64
-#: The model's probability of a danger from which it counts as an act, when the message is told as now.
-DANGER_MODEL = 0.3
-
-
-def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Reading,
+def danger_matches(policy: Policy, intents: dict[str, Intent], hits: Sequence[Hit], reading: Reading,
                    probs: dict[str, float] | None = None) -> tuple[dict[str, int], list[Reason], bool]:
-    """Rule-1 intents whose acts are happening now (or soon), with how many acts say so.
+    """Danger intents (``danger:``) whose acts are happening now (or soon), with how many acts say so.
 
     Two ways in: an act pattern of the intent file whose own sentence says now, or the learned
     model sure of the danger while the message as a whole is told as happening now.  The last
@@ -129,7 +173,7 @@ def danger_matches(intents: dict[str, Intent], hits: Sequence[Hit], reading: Rea
     cue = False
     for iid, p in (probs or {}).items():
         intent = intents.get(iid)
-        if intent is None or intent.spec.danger is None or p < DANGER_MODEL:
+        if intent is None or intent.spec.danger is None or p < policy.t.danger_model:
             continue
         timing = message_timing(reading, intent.spec.danger.when)
         cue = cue or timing.meaning
@@ -220,11 +264,11 @@ def _age_fits(ages: tuple[int, int] | None, facts: Facts) -> bool:
     return not years or any(a.low <= hi and a.high >= lo for a in years)
 
 
-def _weak_best(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], mentions: Sequence[str],
-               words: int, facts: Facts) -> Match | None:
-    """The best worry below PRESENT, if it is close enough to lead a message nothing else claims."""
+def _weak_best(policy: Policy, intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float],
+               mentions: Sequence[str], words: int, facts: Facts) -> Match | None:
+    """The best worry below ``present``, if it is close enough to lead a message nothing else claims."""
     candidates = [(e, i) for i, e in evidence.items()
-                  if e >= WEAK and i != fallback.id and not intents[i].spec.modifier
+                  if e >= policy.t.weak and i != fallback.id and not intents[i].spec.modifier
                   and _eligible(intents[i], mentions, words, facts)]
     if not candidates:
         return None
@@ -232,8 +276,9 @@ def _weak_best(intents: dict[str, Intent], fallback: Intent, evidence: dict[str,
     return Match(intents[iid], score)
 
 
-def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, mentions: Sequence[str]) -> tuple[str, ...]:
-    """Primary's first window, then each other worry's first window, then the rest (at most MAX_CONTACTS)."""
+def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, mentions: Sequence[str],
+                      most: int) -> tuple[str, ...]:
+    """Primary's first window, then each other worry's first window, then the rest (at most ``most``)."""
     lists = [_contacts_of(m, facts, mentions) for m in (primary, *others)]
     ordered: list[str] = []
     if primary.emergency:
@@ -241,17 +286,18 @@ def _ordered_contacts(primary: Match, others: Sequence[Match], facts: Facts, men
     ordered += lists[0][:1]
     ordered += [lst[0] for lst in lists[1:] if lst]
     ordered += [c for lst in lists for c in lst]
-    return tuple(dict.fromkeys(ordered))[:MAX_CONTACTS]
+    return tuple(dict.fromkeys(ordered))[:most]
 
 
-def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float], emergencies: dict[str, int],
-          hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token], forms: TokenForms,
-          mentions: Sequence[str], today: date, recent_days: int, law_running: bool,
+def route(policy: Policy, intents: dict[str, Intent], fallback: Intent, evidence: dict[str, float],
+          emergencies: dict[str, int], hits: Sequence[Hit], cues: Cues, facts: Facts, tokens: Sequence[Token],
+          forms: TokenForms, mentions: Sequence[str], today: date, recent_days: int, law_running: bool,
           scores: dict[str, float] | None = None) -> Routing:
-    words = sum(1 for t in tokens if t.key is not None)
+    t = policy.t
+    words = sum(1 for tok in tokens if tok.key is not None)
     reasons: list[Reason] = []
     present = {iid: e for iid, e in evidence.items()
-               if e >= PRESENT and iid != fallback.id and _eligible(intents[iid], mentions, words, facts)}
+               if e >= t.present and iid != fallback.id and _eligible(intents[iid], mentions, words, facts)}
     worry = [iid for iid in present if not intents[iid].spec.modifier]
     emergencies = dict(emergencies)
     for iid in [i for i in emergencies if intents[i].spec.generic and worry]:
@@ -267,18 +313,18 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
     said = {iid for iid, s in (scores or {}).items() if s >= intents[iid].spec.threshold}
 
     def minor(m: Match) -> bool:
-        """A worry too weak beside the best to take part in "lowest rule leads" (a word in passing);
+        """A worry too weak beside the best to take part in "the earliest rule leads" (a word in passing);
         despair said in words that count (current, not negated) always takes part."""
-        if m.intent.rule <= LIFE_RULE and m.intent.id in said:
+        if policy.life(m.intent) and m.intent.id in said:
             return False
-        return m.score < min(STRONG, LEAD_SHARE * best)
+        return m.score < min(t.strong, t.lead_share * best)
 
     fired.sort(key=lambda m: (not m.emergency, m.intent.spec.modifier, minor(m),
                               bool(ids & set(m.intent.spec.yields_to)),
-                              m.intent.rule, m.intent.spec.generic, -m.score))
+                              policy.rank(m.intent), m.intent.spec.generic, -m.score))
     weak = False
     if not fired or fired[0].intent.spec.modifier:
-        best = _weak_best(intents, fallback, evidence, mentions, words, facts)
+        best = _weak_best(policy, intents, fallback, evidence, mentions, words, facts)
         weak = True
         if best:
             fired.insert(0, best)
@@ -287,13 +333,14 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
             fired = [Match(fallback, 0.0)]
             reasons.append(Reason("fallback", fallback.id, "no intent matched"))
     primary = fired[0]
-    contacts = _ordered_contacts(primary, fired[1:], facts, mentions)
+    contacts = _ordered_contacts(primary, fired[1:], facts, mentions, t.max_contacts)
     reasons.append(Reason("contacts", primary.intent.id, " > ".join(contacts),
-                          f"rule {primary.intent.rule}: lowest matching rule leads"))
+                          f"rule {primary.intent.rule}: the earliest rule of intents/_policy.yml leads"))
 
-    urgency = _urgency(primary, fired, hits, cues, facts, tokens, forms, today, recent_days, law_running, reasons)
+    urgency = _urgency(policy, primary, fired, hits, cues, facts, tokens, forms, today, recent_days, law_running,
+                       reasons)
     ranked = [iid for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1])
-              if e >= WEAK and iid != fallback.id and not intents[iid].spec.modifier
+              if e >= t.weak and iid != fallback.id and not intents[iid].spec.modifier
               and _eligible(intents[iid], mentions, words, facts)]
     unsure = False
     if not primary.emergency and urgency != "info":
@@ -302,18 +349,18 @@ def route(intents: dict[str, Intent], fallback: Intent, evidence: dict[str, floa
         else:
             lead = evidence.get(primary.intent.id, primary.score)
             first = contacts[0] if contacts else None
-            rivals = [i for i in ranked if i != primary.intent.id and evidence[i] >= lead - CLOSE
+            rivals = [i for i in ranked if i != primary.intent.id and evidence[i] >= lead - t.close
                       and (intents[i].spec.contacts or [None])[0] != first]
-            unsure, why = lead < CONFIDENT and bool(rivals), f"{rivals[0]} is as likely" if rivals else ""
+            unsure, why = lead < t.confident and bool(rivals), f"{rivals[0]} is as likely" if rivals else ""
         if unsure:
             reasons.append(Reason("unsure", primary.intent.id, "ask which worry it is", why))
     candidates = [primary.intent.id] if primary.intent is not fallback and not primary.emergency else []
     candidates += [i for i in ranked if i not in candidates]
     return Routing(primary.intent, tuple(fired), tuple(contacts), urgency, tuple(reasons), unsure,
-                   tuple(candidates[:CANDIDATES]))
+                   tuple(candidates[:t.candidates]))
 
 
-def _urgency(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues, facts: Facts,
+def _urgency(policy: Policy, primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues, facts: Facts,
              tokens: Sequence[Token], forms: TokenForms, today: date, recent_days: int, law_running: bool,
              reasons: list[Reason]) -> str:
     if primary.emergency:
@@ -321,14 +368,11 @@ def _urgency(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: 
     spec = primary.intent.spec
     level = URGENCY_ORDER[spec.urgency]
     why = f"default of {primary.intent.id}"
-    if spec.rule == 0:
-        reasons.append(Reason("urgency", primary.intent.id, spec.urgency, "a note about the message itself"))
-        return spec.urgency
     for m in fired[1:]:
         if not m.emergency and URGENCY_ORDER[m.intent.spec.urgency] > level and m.intent.spec.urgency != "info":
             level, why = URGENCY_ORDER[m.intent.spec.urgency], f"default of {m.intent.id}"
     if level < URGENCY_ORDER["urgent"] and level > URGENCY_ORDER["info"]:
-        bump = _urgent_reason(primary, fired, hits, cues, facts, today, recent_days, law_running)
+        bump = _urgent_reason(policy, primary, fired, hits, cues, facts, today, recent_days, law_running)
         if bump:
             level, why = URGENCY_ORDER["urgent"], bump
     if level == URGENCY_ORDER["normal"] and _only_asking(cues, facts, tokens, forms):
@@ -340,8 +384,8 @@ def _urgency(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: 
     return urgency
 
 
-def _urgent_reason(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues, facts: Facts,
-                   today: date, recent_days: int, law_running: bool) -> str | None:
+def _urgent_reason(policy: Policy, primary: Match, fired: Sequence[Match], hits: Sequence[Hit], cues: Cues,
+                   facts: Facts, today: date, recent_days: int, law_running: bool) -> str | None:
     spec = primary.intent.spec
     fired_ids = {m.intent.id for m in fired}
     for hit in hits:
@@ -355,12 +399,12 @@ def _urgent_reason(primary: Match, fired: Sequence[Match], hits: Sequence[Hit], 
         soon = [d for d in facts.dates if today < d.date <= today + timedelta(days=3)]
         if soon:
             return f"something happens soon ({soon[0].text})"
-        if spec.rule in (3, 4, 5, 6) and cues.any("loss"):
+        if policy.urgent_sign(primary.intent, "recent_loss") and cues.any("loss"):
             # not a date told apart from the signing (「今日は相談です。母が契約しました」)
             recent = [d for d in facts.dates if 0 <= (today - d.date).days <= recent_days and d.contract is not False]
             if recent:
                 return f"money or a contract {recent[0].text}"
-    if cues.any("harassment") and spec.rule in (3, 4, 5, 6, 7):
+    if cues.any("harassment") and policy.urgent_sign(primary.intent, "harassment"):
         return "ongoing harassment"
     return None
 

@@ -216,7 +216,7 @@ def test_yesterdays_door_to_door_contract_gets_its_deadline(triage):
     assert decision.intent == "houmon_hanbai"
     (point,) = [p for p in decision.law if p.id == "cooling_off_houmon_hanbai"]
     assert point.deadline == date(2026, 12, 3) and point.days_left == 6 and point.running
-    assert "11月26日に契約書を受け取ったとすると、12月3日まで、あと6日" in decision.reply
+    assert "11月26日に契約書を受け取ったなら、12月3日まで、あと6日" in decision.reply
     assert decision.urgency == "urgent"
 
 
@@ -224,7 +224,7 @@ def test_the_deadline_moves_with_now(triage):
     later = triage.decide("きのう訪問販売で契約した", now=NOW.replace(year=2027, month=1, day=1))
     (point,) = [p for p in later.law if p.id == "cooling_off_houmon_hanbai"]
     assert point.deadline == date(2027, 1, 7)
-    assert "2026年12月31日に契約書を受け取ったとすると" in later.reply
+    assert "2026年12月31日に契約書を受け取ったなら" in later.reply
 
 
 def test_a_greeting_gives_no_contract_date(triage):
@@ -232,7 +232,7 @@ def test_a_greeting_gives_no_contract_date(triage):
     assert [d.text for d in decision.facts.dates] == ["先月"]
     (point,) = [p for p in decision.law if p.id == "cooling_off_houmon_hanbai"]
     assert point.deadline is None and not point.running
-    assert "受け取った日を教えていただければ" in decision.reply
+    assert "受け取った日を1日目として8日間" in decision.reply
 
 
 def test_the_day_of_writing_is_not_the_contract_day(triage):

@@ -125,9 +125,14 @@ def explain(text: str, as_json: bool, at: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
 @_now_option
 def check(as_json: bool, at: str | None) -> None:
-    """Validate intents/, responses/ and the directory. Exit 1 on errors.
+    """Validate intents/, responses/ and the directory, and apply the knowledge gate. Exit 1 on errors.
 
-    Every example must route to its own intent and no counter-example may.
+    \b
+    The gate is the one a running server applies before an edit goes live:
+      - danger examples route as emergencies; danger counter-examples and
+        labelled non-emergency cases (TSUNAGU_CASES_DIR) do not;
+      - what routed right on the last good version (TSUNAGU_CACHE_DIR/last-good)
+        still does. With no last good version, only the first rule applies.
     """
     from .check import run_check
 

@@ -6,6 +6,7 @@ Not a test: run it by hand on a quiet machine.
     .venv/bin/python bench/load.py --rate 300 --duration 60 --workers 2 --threads 8
     .venv/bin/python bench/load.py --rate 300 --duration 60 --workers 2 --fault-ratio 0.3 --kill-at 20 --drain 180
     .venv/bin/python bench/load.py --app-dir /tmp/snapshot ...     # serve another checkout (git archive)
+    .venv/bin/python bench/load.py --reload 6 --workers 2          # time starts and hot reloads instead
 
 What runs where (all on 127.0.0.1):
   - this process: the load generator (asyncio, raw keep-alive HTTP/1.1) and the LINE Messaging API
@@ -129,14 +130,15 @@ def load_texts() -> list[str]:
 class Server:
     """``python -m bot serve`` in its own process group (so a SIGKILL takes the master and workers)."""
 
-    def __init__(self, tmp: Path, fake: FakeLine, workers: int, threads: int, app_dir: Path = ROOT):
+    def __init__(self, tmp: Path, fake: FakeLine, workers: int, threads: int, app_dir: Path = ROOT,
+                 env: dict[str, str] | None = None):
         self.app_dir = app_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers, self.threads = workers, threads
         self.db = tmp / "load.db"
         self.env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token,
-                    "LINE_API_BASE_URL": fake.url, "TSUNAGU_DB": str(self.db), "PYTHONUNBUFFERED": "1"}
+                    "LINE_API_BASE_URL": fake.url, "TSUNAGU_DB": str(self.db), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.log_path = tmp / "server.log"
         self.log = open(self.log_path, "ab")
         self.proc: subprocess.Popen | None = None
@@ -561,6 +563,93 @@ def wait_answered(fake: FakeLine, server: Server, accepted: list[Sent], timeout:
         time.sleep(0.5)
 
 
+# ------------------------------------------------------------------------------------ reload timing
+
+#: Edits timed by ``--reload``: (label, file under the copy, text appended).  A comment changes the
+#: files' version (so everything is loaded, validated and judged again) without changing any answer.
+RELOAD_EDITS = (("reply file edited", "responses/replies/tenken.yml", "\n# bench {n}\n"),
+                ("intent file edited", "intents/tenken.yml", "\n# bench {n}\n"))
+
+
+def _versions(server: Server, workers: int, tries: int = 60) -> dict[int, tuple[str, str]]:
+    """(knowledge version, reload status) of each worker, told apart by pid (several /healthz calls)."""
+    seen: dict[int, tuple[str, str]] = {}
+    for _ in range(tries):
+        h = server.health()
+        if h:
+            seen[h["pid"]] = (h["knowledge"], (h.get("reload") or {}).get("status"))
+        if len(seen) >= workers:
+            break
+    return seen
+
+
+def reload_bench(args, app_dir: Path) -> int:
+    """Time what makes an edit live on a running server: a start with nothing kept, a start on unchanged
+    files (what N workers and a SIGHUP do), and the hot reload of edits until every worker serves them."""
+    tmp = Path(tempfile.mkdtemp(prefix="tsunagu-reload-"))
+    shutil.copytree(app_dir / "intents", tmp / "intents")
+    shutil.copytree(app_dir / "responses", tmp / "responses")
+    cache = tmp / "cache"
+    cache.mkdir()
+    shared = Path(os.environ.get("TSUNAGU_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                  / "tsunagu")
+    for dic in shared.glob("user-*.dic"):       # the Sudachi user dictionary is not what is measured
+        shutil.copy(dic, cache / dic.name)
+    env = {"TSUNAGU_INTENTS_DIR": str(tmp / "intents"), "TSUNAGU_RESPONSES_DIR": str(tmp / "responses"),
+           "TSUNAGU_CACHE_DIR": str(cache), "TSUNAGU_RELOAD_INTERVAL": str(args.reload_interval),
+           "TSUNAGU_LOG_FORMAT": "json"}
+    fake = FakeLine(validate_responses=False).start()
+    results: dict[str, list[float]] = {}
+    try:
+        for label in ("start, nothing kept", "start, unchanged files"):
+            server = Server(tmp, fake, args.workers, args.threads, app_dir, env)
+            try:
+                t0 = time.monotonic()
+                server.start(timeout=300)
+                # every worker up (gunicorn answers as soon as the first one is)
+                while len(_versions(server, args.workers)) < args.workers and time.monotonic() - t0 < 300:
+                    time.sleep(0.1)
+                results[label] = [time.monotonic() - t0]
+            finally:
+                server.stop()
+        server = Server(tmp, fake, args.workers, args.threads, app_dir, env)
+        server.start(timeout=300)
+        try:
+            for n in range(args.reload):
+                label, rel, text = RELOAD_EDITS[n % len(RELOAD_EDITS)]
+                before = {v for v, _ in _versions(server, args.workers).values()}
+                with open(tmp / rel, "a", encoding="utf-8") as f:
+                    f.write(text.format(n=n))
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 300:
+                    seen = _versions(server, args.workers, tries=2 * args.workers)
+                    if len(seen) >= args.workers and all(v not in before for v, _ in seen.values()):
+                        break
+                    time.sleep(0.05)
+                else:
+                    print(f"{label}: not live after 300 s", file=sys.stderr)
+                results.setdefault(label, []).append(time.monotonic() - t0)
+        finally:
+            server.stop()
+        replays = sum(line.count("items replayed on version") for line in
+                      (tmp / "server.log").read_text(encoding="utf-8", errors="replace").splitlines())
+    finally:
+        fake.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\ntsunagu reload: workers {args.workers}, reload interval {args.reload_interval:g} s, app {app_dir}")
+    for label, values in results.items():
+        values = sorted(values)
+        print(f"  {label:<24} median {values[len(values) // 2]:.1f} s   max {values[-1]:.1f} s   (n={len(values)})")
+    print(f"  gate replays in the log: {replays} (one per new version of the files, whatever the workers)")
+    if args.keep:
+        print(f"  kept          {tmp}")
+    if args.json:
+        print(json.dumps({"reload": {k: [round(v, 2) for v in vs] for k, vs in results.items()},
+                          "workers": args.workers, "gate_replays": replays}))
+    return 0
+
+
 # ------------------------------------------------------------------------------------ main
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,8 +674,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the fake's OpenAPI request validation on (costs ~1 ms CPU per LINE call here)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, server.log)")
     ap.add_argument("--json", action="store_true", help="also print one JSON summary line")
+    ap.add_argument("--reload", type=int, metavar="N", default=0,
+                    help="instead of webhooks: time two starts and N hot reloads of edited files (all workers)")
+    ap.add_argument("--reload-interval", type=float, default=0.5, help="TSUNAGU_RELOAD_INTERVAL for --reload (0.5)")
     args = ap.parse_args(argv)
     app_dir = args.app_dir.resolve()
+    if args.reload:
+        return reload_bench(args, app_dir)
     sys.path.insert(0, str(app_dir))
     global retry_key
     from bot.channels.line import retry_key   # the app's own derivation of X-Line-Retry-Key

@@ -134,9 +134,14 @@ def explain(text: str, as_json: bool, at: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
 @_now_option
 def check(as_json: bool, at: str | None) -> None:
-    """Validate intents/, responses/ and the directory. Exit 1 on errors.
+    """Validate intents/, responses/ and the directory, and apply the knowledge gate. Exit 1 on errors.
 
-    Every example must route to its own intent and no counter-example may.
+    \b
+    The gate is the one a running server applies before an edit goes live:
+      - danger examples route as emergencies; danger counter-examples and
+        labelled non-emergency cases (TSUNAGU_CASES_DIR) do not;
+      - what routed right on the last good version (TSUNAGU_CACHE_DIR/last-good)
+        still does. With no last good version, only the first rule applies.
     """
     from .check import run_check
 
@@ -331,11 +336,34 @@ def directory_import(file: str, dry_run: bool, force: bool, max_drop: float, kee
         click.echo(f"{len(errors(issues))} error(s): {target} は書きかえていません。 / {target} was not changed.",
                    err=True)
         sys.exit(1)
+    refused = _gate_staged(settings, rows)
+    if refused:
+        for issue in refused:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(refused)} error(s): 取り込むと読み分けが変わるため、{target} は書きかえていません。 / "
+                   f"the import would change routing; {target} was not changed.", err=True)
+        sys.exit(1)
     if dry_run:
         click.echo(f"--dry-run: 書きこみはしていません / nothing written ({len(rows)} rows would be written to {target})")
         return
     write_directory(plan, target, source_url, retrieved)
     click.echo(f"{target}: {len(rows)} 行を書きこみました / rows written. `tsunagu check` で確かめられます。")
+
+
+def _gate_staged(settings: Settings, rows) -> list:
+    """The knowledge gate on what the files would be after the import (nothing is written): errors."""
+    from dataclasses import replace
+
+    from .directory_import import staged_responses
+    from .gate import admit
+    from .knowledge import KnowledgeError, load
+
+    with staged_responses(rows, settings.responses_dir) as staged:
+        try:
+            loaded = load(replace(settings, responses_dir=staged))
+        except KnowledgeError as exc:
+            return errors(exc.issues)
+        return list(admit(loaded, settings).issues)
 
 
 def _retrieved_date(settings: Settings, value: str | None) -> str:

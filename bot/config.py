@@ -19,6 +19,12 @@ def _default_dir(name: str) -> Path:
     return here if here.is_dir() else Path.cwd() / name
 
 
+def _default_cases_dir() -> Path | None:
+    """The labelled cases the knowledge gate replays (bot/gate.py): the repository's tests/data, if present."""
+    here = PROJECT_ROOT / "tests" / "data"
+    return here if here.is_dir() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     intents_dir: Path = field(default_factory=lambda: _default_dir("intents"))
@@ -39,6 +45,8 @@ class Settings:
     try_page: bool = False  # /try for every client, not only localhost (bot/trypage.py)
     slack_admin_channel: str | None = None
     reload_interval: float = 2.0
+    #: Labelled cases (``*.jsonl``) an edit must keep routing as before (bot/gate.py); None: none.
+    cases_dir: Path | None = field(default_factory=_default_cases_dir)
     retention_days: float = 30.0
 
     @property
@@ -54,7 +62,7 @@ class Settings:
         env = os.environ if env is None else env
         base = cls()
 
-        def path(name: str, default: Path) -> Path:
+        def path(name: str, default: Path | None) -> Path | None:
             value = env.get(name)
             return Path(value).expanduser() if value else default
 
@@ -77,6 +85,7 @@ class Settings:
             slack_admin_channel=env.get("SLACK_ADMIN_CHANNEL") or None,
             reload_interval=_number(env.get("TSUNAGU_RELOAD_INTERVAL"), base.reload_interval,
                                     "TSUNAGU_RELOAD_INTERVAL"),
+            cases_dir=path("TSUNAGU_CASES_DIR", base.cases_dir),
             retention_days=_number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days,
                                    "TSUNAGU_RETENTION_DAYS"),
         )

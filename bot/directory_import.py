@@ -34,6 +34,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -499,6 +500,17 @@ def validate_rows(rows: Sequence[CenterRow], responses_dir: str | Path) -> list[
             shutil.copy(csv_file, copy / DIRECTORY / csv_file.name)
         (copy / DIRECTORY / TARGET_FILE).write_text(render_csv(rows), encoding="utf-8")
         return load_directory(copy).validate()
+
+
+@contextmanager
+def staged_responses(rows: Sequence[CenterRow], responses_dir: str | Path):
+    """A temporary full copy of ``responses_dir`` whose consumer_centers.csv is ``rows``: what the
+    knowledge would be after the import, for the knowledge gate to judge before anything is written."""
+    with tempfile.TemporaryDirectory(prefix="tsunagu-import-") as tmp:
+        copy = Path(tmp) / "responses"
+        shutil.copytree(responses_dir, copy)
+        (copy / DIRECTORY / TARGET_FILE).write_text(render_csv(rows), encoding="utf-8")
+        yield copy
 
 
 def write_directory(plan: ImportPlan, path: str | Path, source_url: str, retrieved: str) -> list[CenterRow]:

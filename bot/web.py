@@ -20,7 +20,7 @@ from .channels import line as line_channel
 from .config import Settings
 from .delivery import LineSender, SlackSender
 from .live import Live, Version
-from .reload import Reloader, build_or_last_good, fingerprint
+from .reload import ReloadResult, Reloader, fingerprint, start
 from .store import Store
 from .worker import Worker
 
@@ -38,6 +38,7 @@ class Services:
     channels: dict[str, bool] = field(default_factory=dict)
     slack_app: object | None = None
     reloader: Reloader | None = None
+    started: ReloadResult | None = None   # what the start said (shown while nothing reloads)
 
 
 def create_app(settings: Settings | None = None, *, version: Version | None = None,
@@ -49,13 +50,17 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     store = Store(settings.db_path, settings.hash_key)
     notify = _admin_notify(settings, store)
     seen = fingerprint(settings.intents_dir, settings.responses_dir)  # before loading: see reload.Reloader
-    live = Live(settings, version or build_or_last_good(settings, notify))
+    if version is None:
+        version, started = start(settings, notify)
+    else:
+        started = ReloadResult("unchanged", version.id)
+    live = Live(settings, version)
     processors: dict = {}
     senders: dict = {}
     channels: dict[str, bool] = {}
     worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads,
                     observe=metrics.observe_worker, retention_seconds=settings.retention_days * 86400)
-    services = Services(settings, live, store, worker, channels)
+    services = Services(settings, live, store, worker, channels, started=started)
 
     alert = None
     if settings.slack_enabled:
@@ -111,16 +116,17 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     @app.get("/healthz")
     def healthz():
         depth = store.depth()
-        reload = services.reloader.last if services.reloader else None
+        reload = services.reloader.last if services.reloader else services.started
         return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels, "pid": os.getpid(),
                         "inbox": depth["inbox"], "outbox": depth["outbox"],
-                        "reload": {"status": reload.status, "errors": len(reload.issues)} if reload else None})
+                        "reload": reload.to_json() if reload else None})
 
     if start_worker:
         worker.start()
         if settings.reload_interval > 0:
             services.reloader = Reloader(live, settings, interval=settings.reload_interval, notify=notify,
-                                         seen=seen, observe=lambda result: metrics.RELOADS.labels(result).inc())
+                                         seen=seen, last=started,
+                                         observe=lambda result: metrics.RELOADS.labels(result).inc())
             services.reloader.start()
     return app
 

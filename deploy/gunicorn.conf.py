@@ -15,7 +15,7 @@ Every setting can be changed without editing this file, through the environment
 import os as _os
 
 from bot.logs import logconfig as _logconfig
-from bot.server import child_exit, on_exit, on_starting  # noqa: F401  (gunicorn hooks: shared metrics)
+from bot.server import child_exit, on_exit, on_reload, on_starting  # noqa: F401  (gunicorn hooks: shared metrics, SIGHUP)
 
 wsgi_app = "bot.web:create_app()"
 

@@ -52,3 +52,13 @@ def conversation(loaded, settings):
     from bot.conversation import Conversation, load_texts
 
     return Conversation(loaded.triage, load_texts(settings.responses_dir))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(loaded, settings):
+    """The shipped files' trained model and knowledge-gate results in the shared cache directory, which
+    tests copy into their own (``servers.seed_cache``): made once, then kept across sessions."""
+    from bot import gate
+
+    gate.evaluate(loaded, settings)
+    return settings.cache_dir

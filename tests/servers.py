@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,25 @@ from pathlib import Path
 _CLEARED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_URL", "SLACK_SIGNING_SECRET",
             "SLACK_BOT_TOKEN", "SLACK_API_BASE_URL", "SLACK_ESCALATION_CHANNEL", "SLACK_ADMIN_CHANNEL",
             "PROMETHEUS_MULTIPROC_DIR", "TSUNAGU_HASH_KEY")
+
+
+#: What a cache directory keeps per content (the same files give the same name), so it can be shared by
+#: copying: the Sudachi user dictionary, trained models, the knowledge gate's results.  Never the last
+#: good copy (``last-good``): that is one installation's history.
+SHARED_CACHE = ("user-*.dic", "model-*.npz", "gate-*.json")
+
+
+def seed_cache(target: Path, source: Path | None = None) -> Path:
+    """A private cache directory holding what was already built in ``source`` (default: the shared one)."""
+    from bot.config import Settings
+
+    source = source or Settings.from_env({}).cache_dir
+    target.mkdir(parents=True, exist_ok=True)
+    for pattern in SHARED_CACHE:
+        for path in source.glob(pattern):
+            if not (target / path.name).exists():
+                shutil.copy(path, target / path.name)
+    return target
 
 
 def free_port() -> int:
@@ -79,6 +99,9 @@ class ServerProcess:
         self.env = {**base, "TSUNAGU_DB": str(tmp / "tsunagu.db"), "TSUNAGU_LOG_FORMAT": "json",
                     # under tmp, so that a SIGKILLed server leaves nothing in /tmp; "" = the server's own
                     "PROMETHEUS_MULTIPROC_DIR": str(tmp / f"metrics-{name}"), **(env or {})}
+        if "TSUNAGU_CACHE_DIR" not in (env or {}):
+            # its own last good copy (the gate compares with it), the rest reused from the shared cache
+            self.env["TSUNAGU_CACHE_DIR"] = str(seed_cache(tmp / "cache"))
         if not self.env["PROMETHEUS_MULTIPROC_DIR"]:
             del self.env["PROMETHEUS_MULTIPROC_DIR"]
         if command is None:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.config import Settings
 from fakes.slack_api import FakeSlack
-from servers import ServerProcess, get, post_json, until
+from servers import ServerProcess, get, post_json, seed_cache, until
 
 NEW_INTENT = """id: setsudenki
 title: 節電器・省エネ機器の高額な訪問販売
@@ -73,9 +73,7 @@ def server(tmp_path, reload_interval):
     intents, responses, cache = tmp_path / "intents", tmp_path / "responses", tmp_path / "cache"
     shutil.copytree(base.intents_dir, intents)
     shutil.copytree(base.responses_dir, responses)
-    cache.mkdir()
-    for dic in [*base.cache_dir.glob("user-*.dic"), *base.cache_dir.glob("model-*.npz")]:  # built once already
-        shutil.copy(dic, cache / dic.name)
+    seed_cache(cache)   # built once already
     with FakeSlack() as slack:
         env = {"TSUNAGU_INTENTS_DIR": str(intents), "TSUNAGU_RESPONSES_DIR": str(responses),
                "TSUNAGU_CACHE_DIR": str(cache), "TSUNAGU_DB": str(tmp_path / "t.db"), "TSUNAGU_TRY_PAGE": "1",

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Settings
+from servers import seed_cache
 
 
 @pytest.fixture
@@ -20,7 +21,8 @@ def copy(tmp_path, monkeypatch) -> Path:
     shutil.copytree(base.responses_dir, tmp_path / "responses")
     monkeypatch.setenv("TSUNAGU_INTENTS_DIR", str(tmp_path / "intents"))
     monkeypatch.setenv("TSUNAGU_RESPONSES_DIR", str(tmp_path / "responses"))
-    monkeypatch.setenv("TSUNAGU_CACHE_DIR", str(base.cache_dir))
+    # a private cache: no last good copy, so only the gate's danger rules apply (tests/test_gate.py: with one)
+    monkeypatch.setenv("TSUNAGU_CACHE_DIR", str(seed_cache(tmp_path / "cache")))
     return tmp_path
 
 

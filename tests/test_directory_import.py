@@ -21,6 +21,7 @@ from bot.hours import parse_hours
 from bot.issues import errors
 from bot.triage.extract.area import Gazetteer
 from bot.triage.facts import Area
+from servers import seed_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 RESPONSES = ROOT / "responses"
@@ -63,12 +64,17 @@ def row(rows: list[ImportedRow], name: str) -> ImportedRow:
 
 
 def copy_responses(tmp_path: Path) -> Path:
-    target = tmp_path / "responses"
-    (target / "directory").mkdir(parents=True)
-    shutil.copy(RESPONSES / "contacts.yml", target / "contacts.yml")
-    for f in (RESPONSES / "directory").glob("*.csv"):
-        shutil.copy(f, target / "directory" / f.name)
-    return target
+    """All of responses/: the import judges the knowledge as it would be after it (bot/gate.py)."""
+    return Path(shutil.copytree(RESPONSES, tmp_path / "responses"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_cache(tmp_path_factory):
+    """The import's knowledge gate works in a cache of this module's own (no last good copy: the danger
+    rules only; tests/test_gate.py has the import refused against one), shared by its tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TSUNAGU_CACHE_DIR", str(seed_cache(tmp_path_factory.mktemp("cache"))))
+        yield
 
 
 # -- the fixture -----------------------------------------------------------------------------------
@@ -320,7 +326,7 @@ def test_dry_run_writes_nothing(tmp_path):
     assert r.exit_code == 0, r.output
     assert "nothing written" in r.stdout
     assert target.read_bytes() == before
-    originals = sorted(p.name for p in (RESPONSES / "directory").glob("*.csv"))
+    originals = sorted(p.name for p in (RESPONSES / "directory").iterdir())
     assert sorted(p.name for p in target.parent.iterdir()) == originals          # no temp file left behind
 
 

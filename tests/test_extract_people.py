@@ -146,3 +146,18 @@ def test_from_mapping_ignores_missing_lists():
 def test_never_crashes(text):
     assert isinstance(find_ages(text), list)
     assert isinstance(find_signer(text), tuple)
+
+
+def test_the_running_bot_reads_people_yml(triage):
+    """The admin's people.yml reaches triage: a word for the son that only the file knows makes him the signer."""
+    from datetime import datetime
+
+    from bot.triage.extract.people import DEFAULT_LEXICON
+
+    added = [w for w in triage.k.people.person if w not in DEFAULT_LEXICON.person]
+    assert added, "people.yml adds words for the person"
+    word = added[0]
+    text = f"{word}が布団を契約した"
+    assert find_signer(clean(text), DEFAULT_LEXICON)[0] != "person"   # the built-in lists alone miss it
+    decision = triage.decide(f"{word}が訪問販売で布団を契約した", now=datetime(2026, 12, 4, 10))
+    assert decision.facts.signer == "person"

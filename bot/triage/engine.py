@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .decision import Decision, Reason
 from .extract import extract
 from .extract.area import Gazetteer
+from .extract.people import DEFAULT_LEXICON, PeopleLexicon
 from .facts import Area, Facts
 from .features import MODEL_CHARS, featurize
 from .intents import Intent
@@ -56,6 +57,7 @@ class Knowledge:
     windows: dict[str, list[str]]  # contact id -> names people use for it
     policy: Policy          # the routing rules and thresholds (intents/_policy.yml)
     topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
+    people: PeopleLexicon = DEFAULT_LEXICON  # words for people and signing (built in + intents/_lexicon/people.yml)
     version: str = ""
 
 
@@ -190,7 +192,7 @@ class Triage:
         hits = self.index.hits(tokens, cleaned)
         cues = collect_cues(hits, tokens)
         reading = read(tokens, cues, self.forms)
-        facts = extract(cleaned, today, self.k.gazetteer, look_for_area=_may_name_a_place(cleaned, tokens))
+        facts = extract(cleaned, today, self.k.gazetteer, self.k.people, look_for_area=_may_name_a_place(cleaned, tokens))
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
         scores, reasons = policy.score_intents(self.intents, hits, reading)

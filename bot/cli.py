@@ -293,7 +293,8 @@ def directory() -> None:
 @click.option("--keep-unlisted", is_flag=True,
               help="Keep current rows the official list lacks (default: drop them; the list is authoritative).")
 @click.option("--source-url", default=None, metavar="URL", callback=lambda _ctx, _param, value: _http_url(value),
-              help="source_url of every imported row, http(s) only (default: the official consumercenters_list.csv URL).")
+              help="source_url of every imported row, http(s) only "
+                   "(default: the official consumercenters_list.csv URL).")
 @click.option("--retrieved", metavar="DATE", help="Download date for retrieved_note, e.g. 2026-11-27 (default: today).")
 def directory_import(file: str, dry_run: bool, force: bool, max_drop: float, keep_unlisted: bool,
                      source_url: str | None, retrieved: str | None) -> None:

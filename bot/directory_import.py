@@ -265,8 +265,12 @@ def unsafe_value(value: str) -> str:
 
 def url_problem(url: str) -> str:
     """Why ``url`` is not a link we may pass on (only ``http://`` and ``https://`` with a host); "" when fine."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc or any(c.isspace() for c in url):
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:                       # "http://[::1": not a URL at all
+        host = None
+    if not host or parts.scheme.lower() not in URL_SCHEMES or any(c.isspace() for c in url):
         return (f"URL が http:// か https:// のアドレスではありません（{_printable(url)[:40]}） / "
                 "not an http(s) URL (javascript:, data: and the like are refused)")
     return unsafe_value(url)

@@ -518,6 +518,7 @@ def test_a_control_character_is_refused(tmp_path):
     "www.city.sagamihara.kanagawa.jp",
     "https://",
     "https://www.city.example.jp/a b",
+    "http://[::1",
 ])
 def test_a_url_that_is_not_http_or_https_is_refused(tmp_path, url):
     path, line = fixture_with(tmp_path, 消費生活センターURL=url)

@@ -292,8 +292,9 @@ def directory() -> None:
               help="Refuse when this share of the current rows would be removed.")
 @click.option("--keep-unlisted", is_flag=True,
               help="Keep current rows the official list lacks (default: drop them; the list is authoritative).")
-@click.option("--source-url", default=None, metavar="URL",
-              help="source_url of every imported row (default: the official consumercenters_list.csv URL).")
+@click.option("--source-url", default=None, metavar="URL", callback=lambda _ctx, _param, value: _http_url(value),
+              help="source_url of every imported row, http(s) only "
+                   "(default: the official consumercenters_list.csv URL).")
 @click.option("--retrieved", metavar="DATE", help="Download date for retrieved_note, e.g. 2026-11-27 (default: today).")
 def directory_import(file: str, dry_run: bool, force: bool, max_drop: float, keep_unlisted: bool,
                      source_url: str | None, retrieved: str | None) -> None:
@@ -312,7 +313,7 @@ def directory_import(file: str, dry_run: bool, force: bool, max_drop: float, kee
     source_url = source_url or KOKUSEN_URL
     retrieved = _retrieved_date(settings, retrieved)
     try:
-        imported = read_kokusen_csv(file)
+        imported = read_kokusen_csv(file, max_bytes=settings.import_max_bytes)
     except ImportFormatError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -364,6 +365,15 @@ def _gate_staged(settings: Settings, rows) -> list:
         except KnowledgeError as exc:
             return errors(exc.issues)
         return list(admit(loaded, settings).issues)
+
+
+def _http_url(value: str | None) -> str | None:
+    """``--source-url`` goes into every row and into links staff open: http(s) only."""
+    from .directory_import import url_problem
+
+    if value and url_problem(value):
+        raise click.BadParameter(url_problem(value), param_hint="--source-url")
+    return value
 
 
 def _retrieved_date(settings: Settings, value: str | None) -> str:

@@ -48,6 +48,8 @@ class Settings:
     #: Labelled cases (``*.jsonl``) an edit must keep routing as before (bot/gate.py); None: none.
     cases_dir: Path | None = field(default_factory=_default_cases_dir)
     retention_days: float = 30.0
+    #: Largest file ``tsunagu directory import`` reads, in MB (MiB); the official list is well under 1 MB.
+    import_max_mb: float = 20.0
 
     @property
     def line_enabled(self) -> bool:
@@ -56,6 +58,10 @@ class Settings:
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret and self.slack_bot_token)
+
+    @property
+    def import_max_bytes(self) -> int:
+        return int(self.import_max_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -88,6 +94,7 @@ class Settings:
             cases_dir=path("TSUNAGU_CASES_DIR", base.cases_dir),
             retention_days=_number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days,
                                    "TSUNAGU_RETENTION_DAYS"),
+            import_max_mb=_number(env.get("TSUNAGU_IMPORT_MAX_MB"), base.import_max_mb, "TSUNAGU_IMPORT_MAX_MB"),
         )
 
 

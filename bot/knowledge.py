@@ -286,7 +286,7 @@ def load(settings: Settings | None = None) -> Loaded:
                           version=version)
     # the model learns only from intents/ (examples, counter-examples, the lexicon): an edit of a reply,
     # of the directory or of the routing policy (thresholds, rule order) reuses the model already trained
-    key = _model_key(_version(intents_dir, skip=(POLICY_FILE, MASK_FILE)))
+    key = _model_key(model_files_version(intents_dir))
     with _training_lock(settings.cache_dir, key):   # workers starting together train once, not each
         model = _read_model(settings.cache_dir, key)
         triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
@@ -341,6 +341,12 @@ def _training_lock(cache_dir: Path, key: str):
 
 #: Longest wait for another process training the same model (seconds).
 TRAINING_WAIT = 30.0
+
+
+def model_files_version(intents_dir: Path) -> str:
+    """The id of the files the model learns from: ``intents/`` without the routing policy and the
+    masking words (an edit of either never retrains the model)."""
+    return _version(intents_dir, skip=(POLICY_FILE, MASK_FILE))
 
 
 def _model_key(version: str) -> str:

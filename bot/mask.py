@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Annotated, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .triage.text import clean
 from .triage.tokenize import Tokenizer
@@ -68,7 +68,8 @@ class MaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     honorifics: list[str] = Field(min_length=1)
     not_names: list[str] = []
-    kanji_digits: dict[str, int] = Field(min_length=1)
+    kanji_digits: dict[Annotated[str, StringConstraints(min_length=1, max_length=1)],
+                       Annotated[int, Field(ge=0, le=9)]] = Field(min_length=1)
     counters: list[str] = Field(min_length=1)
     money_signs: list[str] = []
     id_words: list[str] = Field(min_length=1)
@@ -76,6 +77,7 @@ class MaskSpec(BaseModel):
     postal_marks: list[str] = Field(min_length=1)
     address_units: AddressUnits
     place_suffixes: list[str] = Field(min_length=1)
+    town_endings: list[str] = []
     at_words: list[str] = Field(min_length=1)
     dot_words: list[str] = Field(min_length=1)
     url_endings: list[str] = Field(min_length=1)
@@ -103,12 +105,13 @@ class Masker:
         self.spec = spec
         self.honorifics = frozenset(_nfkc(h) for h in spec.honorifics)
         self.not_names = frozenset(_nfkc(w) for w in spec.not_names)
-        self.digit_value = {_nfkc(k): str(v % 10) for k, v in spec.kanji_digits.items()}
+        self.digit_value = {_nfkc(k): str(v) for k, v in spec.kanji_digits.items()}
         self.keep = frozenset(self._digits_of(_nfkc(n)) for n in [*spec.keep_numbers, *public_numbers] if n)
         self.id_words = tuple(_nfkc(w) for w in spec.id_words)
         self.postal_marks = tuple(_nfkc(w) for w in spec.postal_marks)
         self.money_signs = tuple(_nfkc(w) for w in spec.money_signs)
         self.place_suffixes = frozenset(_nfkc(w) for w in spec.place_suffixes)
+        self.town_endings = frozenset(_nfkc(w) for w in spec.town_endings)
         self._compile()
 
     # -- building ----------------------------------------------------------------------------
@@ -207,13 +210,15 @@ class Masker:
 
     def _town_start(self, text: str, start: int) -> int:
         """Where the street-level part begins: after the nearest prefecture or municipality suffix
-        before the numbers (札幌市中央区|北一条西2丁目), not counting a suffix right before them
-        (日吉本町|3-5-2 masks 日吉本町 when 区 comes before it); the numbers alone when there is none."""
+        before the numbers (札幌市中央区|北一条西2丁目); a town ending right before them (日吉本町|3-5-2)
+        does not count, so 日吉本町 goes when 区 comes before it; the numbers alone when there is none."""
         i, suffixes = start, []
         while i > 0 and start - i < TOWN_MAX and _NAME_CHAR.match(text[i - 1]):
             i -= 1
             if text[i] in self.place_suffixes:
                 suffixes.append(i)
+        if suffixes and suffixes[0] == start - 1 and text[start - 1] not in self.town_endings:
+            return start        # 左京区|二丁目: the ward stays
         usable = [p for p in suffixes if p < start - 1]
         return usable[0] + 1 if usable else start
 

@@ -143,7 +143,7 @@ def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) 
 def alert_blocks(case: dict, texts: SlackTexts, taken: str | None = None) -> list[dict]:
     """The alert of a family's case: the (masked) excerpt escaped and quoted line by line, so that
     neither a mention nor a line break in it can act in the staff channel.  ``taken``: markup made
-    by :func:`taken_text` (values already escaped)."""
+    by the take handler (the staff member through :func:`.slack_text.mention`, already safe)."""
     a = texts.alert
     urgency = texts.urgency_labels.get(case["urgency"], case["urgency"])
     blocks: list[dict] = [

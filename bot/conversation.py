@@ -235,7 +235,7 @@ class Conversation:
             data["pending_consent"] = {
                 "intent": decision.intent, "title": decision.title, "urgency": decision.urgency,
                 "area": (area.municipality or area.pref) if area else "",
-                "excerpt": mask(text, self.triage.tokenizer)[:EXCERPT_CHARS],
+                "excerpt": mask(text, self.triage.tokenizer, self.triage.k.masker)[:EXCERPT_CHARS],
                 "asked_at": now.timestamp(),     # an emergency's is asked later, but counts from now
                 **({"deferred": True} if emergency else {}),
             }

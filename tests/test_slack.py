@@ -292,3 +292,66 @@ def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
     text = out.read_text(encoding="utf-8")
     assert "intents/tokushu_sagi.yml" in text and "電子マネー" in text
     assert env.services.store.reviews() == []                 # exported once
+
+
+# -- Slack formatting injection ---------------------------------------------------------------------------
+INJECTION = ("<!channel> <!here> <!everyone> <@U0ADMIN> <#C0GENERAL> <!subteam^S0TEAM> "
+             "<https://evil.example|銀行> & 続き\n>偽の引用\r\n2行目\u20283行目")
+
+
+def _shown(value) -> list[str]:
+    """Every text Slack shows of a payload: ``text`` strings of blocks, fields and elements."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in ([v] if k == "text" and isinstance(v, str) else _shown(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _shown(v)]
+    return []
+
+
+def _no_markup(texts: list[str]) -> None:
+    for text in texts:
+        for control in ("<!", "<@", "<#", "<http"):
+            assert control not in text, (control, text)
+
+
+def test_an_alert_escapes_the_excerpt_and_quotes_every_line(env):
+    user = "U" + "9" * 32
+    env.line_says("弟のヤミ金の取り立てが毎日来て怖い\n" + INJECTION, user)
+    env.line_says("はい", user)
+    env.settle()
+    alert = env.slack.calls_to("chat.postMessage")[0].args
+    blocks = alert["blocks"] if isinstance(alert["blocks"], list) else json.loads(alert["blocks"])
+    shown = _shown(blocks) + [alert["text"]]
+    _no_markup(shown)
+    body = "\n".join(shown)
+    assert "&lt;!channel&gt;" in body and "&lt;@U0ADMIN&gt;" in body and "&amp; 続き" in body
+    assert "evil.example" not in body                               # the address itself is masked
+    excerpt = next(b["text"] for b in blocks if b["type"] == "section" and "ヤミ金" in b.get("text", {}).get("text", ""))
+    assert excerpt["verbatim"] is True
+    quoted = excerpt["text"].split("\n")[1:]                        # below the bold label
+    assert len(quoted) >= 4 and all(line.startswith(">") for line in quoted), quoted
+    assert any(line.startswith(">&gt;偽の引用") for line in quoted)
+
+
+def test_a_staff_text_is_never_echoed_as_markup(env):
+    data = env.command("窓口 " + INJECTION).get_json()              # an area nobody can find: echoed back
+    _no_markup(_shown(data))
+    assert "&lt;!channel&gt;" in data["text"]
+
+    env.mention("弟のヤミ金の取り立てが毎日来て怖い " + INJECTION, event_id="EvINJ")
+    env.settle()
+    post = env.slack.calls_to("chat.postMessage")[0].args
+    blocks = post["blocks"] if isinstance(post["blocks"], list) else json.loads(post["blocks"])
+    _no_markup(_shown(blocks) + [post["text"]])
+
+
+def test_escape_quote_and_mention_helpers():
+    from bot.channels.slack_text import clip, escape, mention, quote
+
+    assert escape("<!here> & <@U1|x>") == "&lt;!here&gt; &amp; &lt;@U1|x&gt;"
+    assert escape("&lt;") == "&amp;lt;"                      # an entity typed by someone stays text
+    assert quote("a\r\nb\u2028c\n\nd") == ">a\n>b\n>c\n>\n>d"
+    assert quote("") == ">" and quote("<!channel>") == ">&lt;!channel&gt;"
+    assert mention("U0STAFF", "yamada") == "<@U0STAFF>"
+    assert mention("U0STAFF>|<!channel", "<!channel>") == "&lt;!channel&gt;"
+    assert clip("ab&amp;", 5) == "ab" and clip("ab&amp;", 7) == "ab&amp;"

@@ -8,6 +8,9 @@
   records who took the case and updates the message.
 - 「判定が違う」 menus put the message and the right category into the review queue.
 
+Every word from outside (a family's excerpt, a staff message, extracted places, directory rows) is
+escaped for Slack (:mod:`.slack_text`): no ``<!channel>``, mention or disguised link can pass.
+
 Bolt verifies ``X-Slack-Signature`` (5-minute window) and answers ``url_verification``.
 No ``auth.test`` at start-up: ``authorize=`` returns the bot token directly.
 """
@@ -31,6 +34,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from ..mask import mask
+from .slack_text import clip, escape, mention, mrkdwn, quote
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..worker import Processed
 from ..triage.decision import Decision
@@ -79,16 +83,19 @@ class SlackConfig:
 
 
 # -- Block Kit -----------------------------------------------------------------------------------
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}
+def _section(text: str, verbatim: bool = False) -> dict:
+    """A section of mrkdwn ``text``: our markup with escaped values in it (``verbatim`` when it
+    holds someone's words, so that Slack links nothing in them)."""
+    return {"type": "section", "text": mrkdwn(text, verbatim, SECTION_MAX)}
 
 
 def _windows_text(windows) -> str:
+    """The windows as a list; names and hours come from editable CSVs, so they are escaped."""
     lines = []
     for w in windows:
-        phone = f" ☎ {w.phone.display}" if w.phone else ""
-        hours = f"（{w.hours}）" if w.hours else ""
-        lines.append(f"• {w.name}{phone}{hours}")
+        phone = f" ☎ {escape(w.phone.display)}" if w.phone else ""
+        hours = f"（{escape(w.hours)}）" if w.hours else ""
+        lines.append(f"• {escape(w.name)}{phone}{hours}")
     return "\n".join(lines)
 
 
@@ -97,22 +104,22 @@ def triage_blocks(d: Decision, texts: SlackTexts, triage: Triage, message: str) 
     t = texts.triage
     area = d.facts.area
     fields = [
-        {"type": "mrkdwn", "text": f"*{t['category']}*\n{d.title}"},
-        {"type": "mrkdwn", "text": f"*{t['urgency']}*\n{texts.urgency_labels.get(d.urgency, d.urgency)}"},
+        mrkdwn(f"*{t['category']}*\n{escape(d.title)}"),
+        mrkdwn(f"*{t['urgency']}*\n{texts.urgency_labels.get(d.urgency, d.urgency)}"),
     ]
     blocks: list[dict] = [{"type": "section", "fields": fields}]
     windows = _windows_text(d.windows) or t["no_windows"]
-    where = f"（{area.municipality or area.pref}）" if area else ""
+    where = f"（{escape(area.municipality or area.pref)}）" if area else ""
     blocks.append(_section(f"*{t['windows']}{where}*\n{windows}"))
     if d.law:
-        law = "\n".join(f"• {p.title}" + (f"：{p.deadline_text}" if p.deadline_text and p.running else "")
-                        for p in d.law[:3])
+        law = "\n".join(f"• {escape(p.title)}" + (f"：{escape(p.deadline_text)}" if p.deadline_text and p.running
+                                                  else "") for p in d.law[:3])
         blocks.append(_section(f"*{t['law']}*\n{law}"))
     why = [r.text for r in d.reasons if r.kind in ("keyword", "danger") and (r.weight > 0)][:6]
     rules = [r.detail for r in d.reasons if r.kind == "urgency"]
-    context = "、".join(why) + (f" ／ {rules[0]}" if rules else "")
+    context = escape("、".join(why) + (f" ／ {rules[0]}" if rules else ""))   # the words that matched
     if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{t['why']}：{context}"[:3000]}]})
+        blocks.append({"type": "context", "elements": [mrkdwn(f"{t['why']}：{context}", verbatim=True)]})
     blocks.append(review_menu(d.intent, triage, t["review_placeholder"], message))
     return blocks
 
@@ -125,7 +132,7 @@ def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) 
     """
     options = [{"text": {"type": "plain_text", "text": i.spec.title[:75]}, "value": i.id}
                for i in triage.intents.values() if i.id not in ("empty_message",)][:OPTIONS_MAX]
-    asked = mask(message, triage.tokenizer).replace("|", "｜")
+    asked = mask(message, triage.tokenizer, triage.k.masker).replace("|", "｜")
     block_id = f"review|{predicted}|{asked}"[:BLOCK_ID_MAX]
     return {"type": "actions", "block_id": block_id,
             "elements": [{"type": "static_select", "action_id": REVIEW_ACTION,
@@ -134,17 +141,20 @@ def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) 
 
 
 def alert_blocks(case: dict, texts: SlackTexts, taken: str | None = None) -> list[dict]:
+    """The alert of a family's case: the (masked) excerpt escaped and quoted line by line, so that
+    neither a mention nor a line break in it can act in the staff channel.  ``taken``: markup made
+    by the take handler (the staff member through :func:`.slack_text.mention`, already safe)."""
     a = texts.alert
     urgency = texts.urgency_labels.get(case["urgency"], case["urgency"])
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": fill(a["header"], {"urgency": urgency})[:150]}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{a['case']}*\n{case['case_no']}"},
-            {"type": "mrkdwn", "text": f"*{a['urgency']}*\n{urgency}"},
-            {"type": "mrkdwn", "text": f"*{a['category']}*\n{case['title']}"},
-            {"type": "mrkdwn", "text": f"*{a['area']}*\n{case.get('area') or a['area_unknown']}"},
+            mrkdwn(f"*{a['case']}*\n{escape(case['case_no'])}"),
+            mrkdwn(f"*{a['urgency']}*\n{urgency}"),
+            mrkdwn(f"*{a['category']}*\n{escape(case['title'])}"),
+            mrkdwn(f"*{a['area']}*\n{escape(case.get('area')) or a['area_unknown']}", verbatim=True),
         ]},
-        _section(f"*{a['excerpt']}*\n>{case.get('excerpt') or '—'}"),
+        _section(f"*{a['excerpt']}*\n{quote(case.get('excerpt') or '—')}", verbatim=True),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": a["note"]}]},
     ]
     if taken:
@@ -158,7 +168,7 @@ def alert_blocks(case: dict, texts: SlackTexts, taken: str | None = None) -> lis
 
 def alert_outgoing(case: dict, texts: SlackTexts, channel: str, event_ts: float) -> Outgoing:
     urgency = texts.urgency_labels.get(case["urgency"], case["urgency"])
-    text = f"{fill(texts.alert['header'], {'urgency': urgency})} {case['case_no']}"
+    text = f"{fill(texts.alert['header'], {'urgency': urgency})} {escape(case['case_no'])}"
     return Outgoing(channel="slack", user_hash=None, to_id=None, reply_token=None,
                     messages=[{"text": text, "blocks": alert_blocks(case, texts), "case_no": case["case_no"]}],
                     retry_key=f"alert:{case['case_no']}", event_ts=event_ts, target=channel)
@@ -175,7 +185,7 @@ def _area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) ->
         windows = directory.windows(cid, area, now)[:2]
         if windows:
             lines.append(f"*{directory.contact(cid).label}*\n{_windows_text(windows)}")
-    header = fill(texts.area_header, {"area": area.municipality or area.pref}) or ""
+    header = fill(texts.area_header, {"area": escape(area.municipality or area.pref)}) or ""
     return [_section(header)] + [_section(x) for x in lines]
 
 
@@ -221,7 +231,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         head, _, rest = text.partition(" ")
         if clean(head) in area_words:
             blocks = _area_lookup(rest, triage, texts, clock())
-            ack(response_type="ephemeral", text=rest, blocks=blocks)
+            ack(response_type="ephemeral", text=escape(rest), blocks=blocks)
             return
         d = triage.decide(text, now=clock())
         ack(response_type="ephemeral", text=f"{d.title}（{texts.urgency_labels.get(d.urgency, d.urgency)}）",
@@ -250,12 +260,11 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
             return
         when = datetime.fromtimestamp(case["taken_at"] or time.time(), ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
         name = case["taken_name"] or case["taken_by"]
-        taken = fill(texts.alert["taken"], {"name": f"<@{case['taken_by']}>" if case["taken_by"] else name,
-                                            "time": when})
+        taken = fill(texts.alert["taken"], {"name": mention(case["taken_by"] or "", name), "time": when})
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
         if channel and ts:
-            client.chat_update(channel=channel, ts=ts, text=f"{case['case_no']} {taken}",
+            client.chat_update(channel=channel, ts=ts, text=f"{escape(case['case_no'])} {taken}",
                                blocks=alert_blocks(case, texts, taken=taken))
 
     return app
@@ -288,11 +297,12 @@ class SlackProcessor:
             return Processed([self._reply(claimed, event, self.texts.help, [_section(self.texts.help)])],
                              result="help")
         d = triage.decide(text, now=now)
-        blocks = [_section(d.reply)] + triage_blocks(d, self.texts, triage, text)
+        reply = escape(d.reply)     # the LINE-side reply: plain text that may repeat the staff's words
+        blocks = [_section(reply, verbatim=True)] + triage_blocks(d, self.texts, triage, text)
         # the family's text has no window list (on LINE the windows are a card): staff get them in
         # the blocks and, for notifications and clients without blocks, in the text too
         windows = _windows_text(d.windows)
-        return Processed([self._reply(claimed, event, f"{d.reply}\n\n{windows}".strip(), blocks)],
+        return Processed([self._reply(claimed, event, f"{reply}\n\n{windows}".strip(), blocks)],
                          result=f"mention {d.intent} {d.urgency}", intent=d.intent, urgency=d.urgency)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
@@ -302,7 +312,7 @@ class SlackProcessor:
     @staticmethod
     def _reply(claimed: Claimed, event: dict, text: str, blocks: list[dict]) -> Outgoing:
         return Outgoing(channel="slack", user_hash=claimed.user_hash, to_id=None, reply_token=None,
-                        messages=[{"text": text[:3000], "blocks": blocks,
+                        messages=[{"text": clip(text, 3000), "blocks": blocks,
                                    "thread_ts": event.get("thread_ts") or event.get("ts")}],
                         retry_key=claimed.event_id, event_ts=claimed.event_ts, target=event.get("channel"))
 
@@ -316,8 +326,8 @@ def admin_notifier(client: WebClient, channel: str, store: Store) -> Callable[[l
         digest = hashlib.sha256("\n".join(str(i) for i in errs).encode()).hexdigest()[:16]
         if not errs or not store.once(f"reload-error:{digest}"):
             return
-        lines = "\n".join(f"• `{i.file}:{i.line}` {i.message}" + (f"\n    → {i.hint}" if i.hint else "")
-                           for i in errs[:15])
+        lines = "\n".join(f"• `{escape(i.file)}:{i.line}` {escape(i.message)}"
+                           + (f"\n    → {escape(i.hint)}" if i.hint else "") for i in errs[:15])
         # in code, not in responses/slack.yml: this is said exactly when the files may be broken
         text = ("⚠️ つなぐ：編集されたファイルにエラーがあるか、これまで正しく読めていた相談の行き先が変わるため、"
                 "前の版のまま動いています。直して保存すると、自動で確かめて読み込み直します。\n" + lines)

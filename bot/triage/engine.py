@@ -58,6 +58,7 @@ class Knowledge:
     policy: Policy          # the routing rules and thresholds (intents/_policy.yml)
     topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
     people: PeopleLexicon = DEFAULT_LEXICON  # words for people and signing (built in + intents/_lexicon/people.yml)
+    masker: Any = None      # bot.mask.Masker (intents/_lexicon/mask.yml), built once at load
     version: str = ""
 
 

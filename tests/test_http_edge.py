@@ -114,6 +114,8 @@ def _logged(records: list[logging.LogRecord]) -> str:
 def test_a_refused_slack_request_writes_nothing_of_its_body_to_any_log(edge, caplog, how):
     caplog.set_level(logging.DEBUG)
     raw = _mention_body(f"{NAME}です。電話は{PHONE}")
+    reason = "stale" if how == "old_timestamp" else "bad_signature"
+    counted = metrics.REFUSED.labels("slack", reason)._value.get()
     if how == "wrong_secret":
         r = edge.slack_post(raw, secret="not-the-secret")
     elif how == "unsigned":
@@ -124,6 +126,7 @@ def test_a_refused_slack_request_writes_nothing_of_its_body_to_any_log(edge, cap
     logged = _logged(caplog.records)
     assert PHONE not in logged and NAME not in logged and "3141" not in logged
     assert edge.inbox_rows() == 0 and edge.slack.calls == []
+    assert metrics.REFUSED.labels("slack", reason)._value.get() == counted + 1
 
 
 def test_bolt_messages_never_quote_a_signed_request(edge, caplog):
@@ -201,9 +204,12 @@ def test_line_malformed_signed_bodies_get_4xx_not_500(edge, raw, status):
     (b'{"type": "url_verification", "challenge": "c"}', {"X-Slack-Request-Timestamp": "yesterday"}, 401),
     (b'{"type": "url_verification", "challenge": "c"}', {"X-Slack-Request-Timestamp": ""}, 401),
     (b'{"type": "url_verification", "challenge": "c"}', {"X-Slack-Request-Timestamp": "1e12"}, 401),
+    (b'{"type": "url_verification", "challenge": "c"}', {"X-Slack-Request-Timestamp": "\u00b2"}, 401),
+    (b'{"type": "url_verification", "challenge": "c"}', {"X-Slack-Signature": "v0=\u00ff\u00fe"}, 401),
 ])
 def test_slack_malformed_bodies_and_timestamps_get_4xx_not_500(edge, raw, headers, status):
     signed = slack_signature(raw, SLACK_SECRET, (headers or {}).get("X-Slack-Request-Timestamp"))
+    signed.update(headers or {})
     r = edge.client.post("/slack/events", data=raw, headers={"Content-Type": "application/json", **signed})
     assert r.status_code == status, r.get_data()[:200]
     assert b"Traceback" not in r.get_data()

@@ -30,8 +30,10 @@ MSG_MAX = 500
 FIELD_MAX = 200
 #: Longest traceback (frames and exception types only, see :func:`_traceback`).
 EXC_MAX = 4000
-#: Loggers whose messages are never written (they may quote a request body).
-WITHHELD = ("slack_bolt", "tsunagu.slack.bolt")
+#: Loggers whose messages are never written (they may quote a request body).  Bolt's app logger is
+#: ``slack_bolt.tsunagu`` (bot/channels/slack.py): under ``slack_bolt``, so it stays at INFO with
+#: the other third-party loggers when TSUNAGU_LOG_LEVEL=DEBUG.
+WITHHELD = ("slack_bolt",)
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

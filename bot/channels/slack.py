@@ -204,7 +204,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
     # request_verification_enabled=False: blueprint() verifies every request before Bolt sees it
     app = App(signing_secret=config.signing_secret, client=client, authorize=authorize,
               process_before_response=False, ignoring_self_events_enabled=False,
-              request_verification_enabled=False, logger=withheld_logger("tsunagu.slack.bolt"))
+              request_verification_enabled=False, logger=withheld_logger("slack_bolt.tsunagu"))
 
     @app.middleware
     def durable_events(body, next):  # noqa: A002 - Bolt's argument names

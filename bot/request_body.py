@@ -19,6 +19,9 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO
 
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
 #: Nesting LINE's and Slack's bodies never come near (they use about 6 levels).
 MAX_DEPTH = 64
 #: What a lone surrogate becomes: the Unicode replacement character.
@@ -54,6 +57,20 @@ def read_limited(stream: BinaryIO, limit: int, content_length: int | None = None
     if size > limit:
         raise BadBody("body too large", 413)
     return b"".join(parts)
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, at most ``limit`` bytes, else :class:`BadBody` (413, our own plain answer).
+
+    The declared length is looked at before the stream is touched, and werkzeug's own limit
+    (``MAX_CONTENT_LENGTH``, which would answer with its HTML page) is turned into the same 413.
+    """
+    if (request.content_length or 0) > limit:
+        raise BadBody("body too large", 413)
+    try:
+        return read_limited(request.stream, limit, request.content_length)
+    except RequestEntityTooLarge:
+        raise BadBody("body too large", 413) from None
 
 
 def decode_utf8(body: bytes) -> str:

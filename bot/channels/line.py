@@ -33,7 +33,7 @@ from .. import metrics
 from ..conversation import Conversation, Turn
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..triage.render import fill
-from ..request_body import BadBody, decode_utf8, parse_object, read_limited
+from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from ..worker import Processed
 from .line_messages import build_messages
 
@@ -67,7 +67,7 @@ def blueprint(config: LineConfig, store: Store, wake: Callable[[], None], *,
     @bp.post("/line/webhook")
     def webhook() -> Response:
         try:
-            text = decode_utf8(read_limited(request.stream, MAX_BODY, request.content_length))
+            text = decode_utf8(read_body(request, MAX_BODY))
         except BadBody as refused:
             return _plain(refused.reason, refused.status)
         signature = request.headers.get("X-Line-Signature")

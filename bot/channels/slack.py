@@ -39,7 +39,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from .. import metrics
 from ..logs import withheld_logger
 from ..mask import mask
-from ..request_body import BadBody, decode_utf8, parse_object, read_limited
+from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..worker import Processed
 from ..triage.decision import Decision
@@ -300,7 +300,7 @@ def blueprint(app: App, signing_secret: str, *, clock: Callable[[], float] = tim
     @bp.post("/slack/events")
     def events() -> Response:
         try:
-            raw = read_limited(request.stream, MAX_BODY, request.content_length)
+            raw = read_body(request, MAX_BODY)
         except BadBody as refused:
             return _refuse(refused.reason, refused.status)
         status = verify(raw, request.headers, signing_secret, clock())

@@ -50,6 +50,11 @@ class Settings:
     retention_days: float = 30.0
     #: Largest file ``tsunagu directory import`` reads, in MB (MiB); the official list is well under 1 MB.
     import_max_mb: float = 20.0
+    #: Seconds after which a webhook event is refused as a replay (bot/channels/line.py); never longer
+    #: than the retention, whose purge deletes the rows that deduplicate events.
+    replay_window: float = 24 * 3600.0
+    #: Host names (``Host`` header, any port) /try answers to: a DNS-rebinding page sends its own name.
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 
     @property
     def line_enabled(self) -> bool:
@@ -72,6 +77,7 @@ class Settings:
             value = env.get(name)
             return Path(value).expanduser() if value else default
 
+        retention = _number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days, "TSUNAGU_RETENTION_DAYS")
         return cls(
             intents_dir=path("TSUNAGU_INTENTS_DIR", base.intents_dir),
             responses_dir=path("TSUNAGU_RESPONSES_DIR", base.responses_dir),
@@ -92,9 +98,10 @@ class Settings:
             reload_interval=_number(env.get("TSUNAGU_RELOAD_INTERVAL"), base.reload_interval,
                                     "TSUNAGU_RELOAD_INTERVAL"),
             cases_dir=path("TSUNAGU_CASES_DIR", base.cases_dir),
-            retention_days=_number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days,
-                                   "TSUNAGU_RETENTION_DAYS"),
+            retention_days=retention,
             import_max_mb=_number(env.get("TSUNAGU_IMPORT_MAX_MB"), base.import_max_mb, "TSUNAGU_IMPORT_MAX_MB"),
+            replay_window=_replay_window(env.get("TSUNAGU_REPLAY_WINDOW"), base.replay_window, retention),
+            allowed_hosts=_hosts(env.get("TSUNAGU_ALLOWED_HOSTS"), base.allowed_hosts),
         )
 
 
@@ -109,6 +116,28 @@ def _number(value: str | None, default: float, name: str = "") -> float:
         log.warning("%s=%r is not a number of 0 or more; using %s", name, value, default)
         return default
     return number
+
+
+def _replay_window(value: str | None, default: float, retention_days: float) -> float:
+    """Seconds (``TSUNAGU_REPLAY_WINDOW``), cut to the retention when longer.
+
+    An event older than the retention may have lost its dedupe row to the purge; the replay
+    window must refuse it before that can happen.
+    """
+    window = _number(value, default, "TSUNAGU_REPLAY_WINDOW")
+    retention = retention_days * 86400
+    if 0 < retention < window:
+        log.warning("TSUNAGU_REPLAY_WINDOW=%s is longer than the retention (%s s); using %s", window, retention,
+                    retention)
+        return retention
+    return window
+
+
+def _hosts(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``TSUNAGU_ALLOWED_HOSTS``: a comma list of host names (no ports: every port is allowed)."""
+    if not value or not value.strip():
+        return default
+    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
 
 def _timeout(value: str | None, default: tuple[float, float]) -> tuple[float, float]:

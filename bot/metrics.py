@@ -26,6 +26,9 @@ FAILURES = Counter("tsunagu_delivery_failures_total", "Deliveries given up for g
 DELIVERY_SECONDS = Histogram("tsunagu_event_to_delivery_seconds", "From the platform event to the delivered answer",
                              ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 RELOADS = Counter("tsunagu_reloads_total", "Knowledge reloads by result", ["result"])
+REFUSED = Counter("tsunagu_webhook_events_refused_total",
+                  "Webhook events (LINE) or requests (Slack) refused: stale (older than the replay window),"
+                  " bad_signature, malformed", ["channel", "reason"])
 ESCALATIONS = Counter("tsunagu_escalations_total", "Cases passed to staff with the family's consent")
 
 

@@ -5,7 +5,10 @@ configured time zone): opening hours, dates such as きのう and cooling-off de
 The explanation is :func:`bot.explain.for_page` — Japanese names, the message's own words.
 
 Open to requests from this machine only (127.0.0.1 / ::1, not forwarded by a proxy),
-or to everyone when ``TSUNAGU_TRY_PAGE=1``; otherwise 404.  Nothing is stored and no
+or to everyone when ``TSUNAGU_TRY_PAGE=1``; otherwise 404.  Either way the ``Host`` header
+must name one of ``TSUNAGU_ALLOWED_HOSTS`` (default 127.0.0.1, localhost, [::1], any port),
+else 421: a page on another site whose name was re-bound to 127.0.0.1 (DNS rebinding)
+cannot use the page from a browser on the server.  Nothing is stored and no
 message text is logged.  The page is one self-contained HTML file (no external assets;
 a Content-Security-Policy with a per-request nonce allows only its own script and style);
 everything from a message is put on the page with ``textContent``.
@@ -50,11 +53,17 @@ def blueprint(services: Services) -> Blueprint:
     bp = Blueprint("trypage", __name__)
     tz = ZoneInfo(services.settings.timezone)
 
+    allowed = frozenset(services.settings.allowed_hosts)
+
     @bp.before_request
-    def gate() -> None:
+    def gate() -> Response | None:
         local = request.remote_addr in LOCAL_ADDRESSES and not any(h in request.headers for h in PROXY_HEADERS)
         if not (local or services.settings.try_page):
             abort(404)
+        if host_name(request.host) not in allowed:
+            # DNS rebinding: a web page whose name now points at 127.0.0.1 is "local" but sends its own Host
+            return _host_refused()
+        return None
 
     @bp.get("/try")
     def page() -> Response:
@@ -100,6 +109,22 @@ def blueprint(services: Services) -> Blueprint:
         return response
 
     return bp
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` header, lower case: ``localhost:8000`` → ``localhost``, ``[::1]:80`` → ``[::1]``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[:end + 1] if end > 0 else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _host_refused() -> Response:
+    """421: the request named a host this server does not answer /try for (TSUNAGU_ALLOWED_HOSTS)."""
+    text = ("このホスト名では /try を開けません（TSUNAGU_ALLOWED_HOSTS に書かれた名前だけ）。\n"
+            "Host not allowed for /try (see TSUNAGU_ALLOWED_HOSTS).\n")
+    return Response(text, status=421, mimetype="text/plain")
 
 
 def parse_now(value: Any, tz: ZoneInfo) -> datetime | str | None:

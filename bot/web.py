@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
         config = slack_channel.SlackConfig(settings.slack_signing_secret, settings.slack_bot_token,
                                            settings.slack_api_base_url, settings.slack_escalation_channel)
         bolt = slack_channel.build_app(config, store, live, worker.wake, lambda: datetime.now(tz), texts)
-        app.register_blueprint(slack_channel.blueprint(bolt))
+        app.register_blueprint(slack_channel.blueprint(bolt, settings.slack_signing_secret))
         processors["slack"] = slack_channel.SlackProcessor(live, texts)
         senders["slack"] = SlackSender(bolt.client, store)
         services.slack_app = bolt
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     if settings.line_enabled:
         config = line_channel.LineConfig(settings.line_channel_secret, settings.line_channel_access_token,
                                          settings.line_api_base_url)
-        app.register_blueprint(line_channel.blueprint(config, store, worker.wake))
+        app.register_blueprint(line_channel.blueprint(config, store, worker.wake,
+                                                         replay_window=settings.replay_window))
         processors["line"] = line_channel.LineProcessor(live.conversation, store, alert)
         senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store,
                                      timeout=settings.line_timeout)

@@ -7,13 +7,15 @@ the container files and .env.example — each run for real where this machine al
 - systemd: ``systemd-analyze verify`` on the units (paths pointed at this checkout), and the
   unit's own ExecStart line, with its Environment= lines, starts a working server.
 - nginx (installed by .ci/run): the shipped site config, with a self-signed certificate, in
-  front of the server: a signed LINE webhook over HTTPS is answered; /metrics and /try are not
-  reachable from outside; plain HTTP redirects; bodies over 1 MB are refused.
+  front of the server: a signed LINE webhook over HTTPS is answered; /healthz, /metrics and /try
+  are not reachable from outside; plain HTTP redirects; bodies over 1 MB are refused; no nginx
+  version is shown; HTTPS answers carry HSTS.
 - Docker is not running here: the Dockerfile and compose file are checked statically.
 """
 
 from __future__ import annotations
 
+import http.client
 import re
 import shlex
 import shutil
@@ -232,8 +234,8 @@ def test_nginx_example_terminates_https_for_the_webhooks_and_hides_the_rest(tmp_
                    str(CONF)]
         with ServerProcess(tmp_path, {**env, "TSUNAGU_WORKERS": "1"}, command=command, port=port):
             base, ca = nginx["https"], nginx["ca"]
-            assert _https(base + "/healthz", ca)[0] == 200
-            for hidden in ("/metrics", "/try", "/try/api", "/"):
+            assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200     # on the server itself
+            for hidden in ("/healthz", "/metrics", "/try", "/try/api", "/"):
                 assert _https(base + hidden, ca)[0] == 404, hidden
 
             event = text_event("訪問販売で布団を買わされました")
@@ -261,6 +263,37 @@ def test_nginx_example_terminates_https_for_the_webhooks_and_hides_the_rest(tmp_
                 raise AssertionError("plain HTTP must redirect")
             except urllib.error.HTTPError as e:
                 assert e.code == 301 and e.headers["Location"].startswith("https://")
+
+
+def _https_head(url: str, ca: Path) -> tuple[int, dict, bytes]:
+    """GET over HTTPS: status, headers (lower-case names) and body, without raising on 4xx."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_nginx_hides_its_version_and_health_and_sends_hsts(tmp_path, nginx):
+    """issue 11: /healthz was public, the Server header named the nginx version, no HSTS."""
+    port = nginx["upstream"]
+    command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), "--config",
+               str(CONF)]
+    with ServerProcess(tmp_path, {"TSUNAGU_WORKERS": "1"}, command=command, port=port):
+        status, headers, body = _https_head(nginx["https"] + "/healthz", nginx["ca"])
+        assert status in (403, 404) and b"knowledge" not in body
+        for path in ("/healthz", "/line/webhook", "/nothing-here"):
+            status, headers, body = _https_head(nginx["https"] + path, nginx["ca"])
+            assert headers.get("server") == "nginx", (path, headers.get("server"))
+            assert not re.search(rb"nginx/\d", body), path
+            assert headers.get("strict-transport-security") == "max-age=31536000", (path, status)
+        plain = http.client.HTTPConnection(nginx["http"].removeprefix("http://"), timeout=10)
+        plain.request("GET", "/line/webhook")
+        redirect = plain.getresponse()
+        assert redirect.status == 301 and redirect.getheader("Server") == "nginx"
+        assert not re.search(rb"nginx/\d", redirect.read())
+        plain.close()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -1,10 +1,18 @@
 """LINE channel: the webhook (verify, store, answer 200) and turning events into answers.
 
-Webhook: ``X-Line-Signature`` is checked on the raw body before anything else
-(line-bot-sdk's ``SignatureValidator``); a missing or wrong signature, a body that
-is not JSON, or one that is too large gets 400/413 and nothing is stored.  Every
-event of an accepted body is written to the inbox (deduplicated on
-``webhookEventId``) before the 200 goes back; the worker answers later.
+Webhook: the body is read with a limit (bot/request_body.py; chunked bodies too) and
+``X-Line-Signature`` is checked on it before anything else (line-bot-sdk's
+``SignatureValidator``); a missing or wrong signature, a body that is not UTF-8, not a JSON
+object, nested too deeply, or too large gets 400/413 and nothing is stored.  Every event of
+an accepted body is judged on its own (:func:`accept_events`) and written to the inbox
+(deduplicated on ``webhookEventId``) before the 200 goes back; the worker answers later.
+
+- A lone surrogate (JSON ``"\\ud800"``) is replaced by U+FFFD when the body is parsed: the
+  event is stored and answered like any other (the triage drops the character), and the
+  other events of the batch are not affected.
+- Replays: an event whose ``timestamp`` is older than the replay window
+  (``TSUNAGU_REPLAY_WINDOW``, shorter than the retention) is not stored, so a webhook
+  replayed after the retention purge deleted its dedupe row is not answered again.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,9 +29,11 @@ from typing import Callable
 from flask import Blueprint, Response, request
 from linebot.v3.webhook import SignatureValidator
 
+from .. import metrics
 from ..conversation import Conversation, Turn
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..triage.render import fill
+from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from ..worker import Processed
 from .line_messages import build_messages
 
@@ -31,6 +42,8 @@ log = logging.getLogger("tsunagu.line")
 #: LINE webhooks are small (a few KB); anything past this is refused with 413.
 MAX_BODY = 1024 * 1024
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9e0e-2f4a-5b7c-9d3e-7a1b2c3d4e5f")
+#: Default replay window (seconds): events older than this are refused (see bot/config.py).
+REPLAY_WINDOW = 24 * 3600.0
 NOT_TEXT = frozenset({"sticker", "image", "video", "audio", "file"})
 
 
@@ -46,34 +59,32 @@ class LineConfig:
     api_base_url: str
 
 
-def blueprint(config: LineConfig, store: Store, wake: Callable[[], None]) -> Blueprint:
+def blueprint(config: LineConfig, store: Store, wake: Callable[[], None], *,
+              replay_window: float = REPLAY_WINDOW, clock: Callable[[], float] = time.time) -> Blueprint:
     bp = Blueprint("line", __name__)
     validator = SignatureValidator(config.channel_secret)
 
     @bp.post("/line/webhook")
     def webhook() -> Response:
-        if (request.content_length or 0) > MAX_BODY:
-            return _plain("body too large", 413)
-        body = request.get_data(cache=False)
-        if len(body) > MAX_BODY:
-            return _plain("body too large", 413)
+        try:
+            text = decode_utf8(read_body(request, MAX_BODY))
+        except BadBody as refused:
+            return _plain(refused.reason, refused.status)
         signature = request.headers.get("X-Line-Signature")
         if not signature:
             return _plain("missing X-Line-Signature", 400)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return _plain("body is not UTF-8", 400)
         if not validator.validate(text, signature):
             log.warning("line webhook: bad signature")
+            metrics.REFUSED.labels("line", "bad_signature").inc()
             return _plain("invalid signature", 400)
         try:
-            payload = json.loads(text)
-        except ValueError:
-            return _plain("body is not JSON", 400)
-        if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+            payload = parse_object(text)
+        except BadBody as refused:
+            log.warning("line webhook: %s", refused.reason)
+            return _plain(refused.reason, refused.status)
+        if not isinstance(payload.get("events"), list):
             return _plain("no events list", 400)
-        events = [inbox_event(e, store) for e in payload["events"] if isinstance(e, dict)]
+        events = accept_events(payload["events"], store, clock() - replay_window)
         if events:
             fresh = store.accept(events)
             log.info("line webhook: %d event(s), %d new", len(events), sum(fresh))
@@ -84,19 +95,61 @@ def blueprint(config: LineConfig, store: Store, wake: Callable[[], None]) -> Blu
     return bp
 
 
+def accept_events(raw_events: list, store: Store, oldest: float) -> list[InboxEvent]:
+    """The events of one webhook to store, each judged on its own (one bad event never fails the batch).
+
+    Refused, counted in ``tsunagu_webhook_events_refused_total`` and logged by reason only:
+    an event that is not an object or has no millisecond ``timestamp`` (``malformed``), and one
+    older than ``oldest`` (``stale``: a replay, possibly of an event whose dedupe row the
+    retention purge already deleted).  LINE still gets its 200: redelivering cannot help.
+    """
+    events: list[InboxEvent] = []
+    refused: dict[str, int] = {}
+    for raw in raw_events:
+        reason = _refusal(raw, oldest)
+        if reason is None:
+            try:
+                events.append(inbox_event(raw, store))
+            except (AttributeError, TypeError, ValueError) as exc:   # a field of the wrong type
+                reason = f"malformed ({type(exc).__name__})"
+        if reason is not None:
+            label = reason.split(" ")[0]
+            metrics.REFUSED.labels("line", label).inc()
+            refused[reason] = refused.get(reason, 0) + 1
+    for reason, count in refused.items():
+        log.warning("line webhook: %d event(s) refused: %s", count, reason)
+    return events
+
+
+def _refusal(event: object, oldest: float) -> str | None:
+    """Why ``event`` is not stored, or None to store it."""
+    if not isinstance(event, dict):
+        return "malformed (not an object)"
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp != timestamp:
+        return "malformed (no timestamp)"
+    if timestamp / 1000 < oldest:
+        return "stale"
+    return None
+
+
 def _plain(text: str, status: int) -> Response:
     return Response(text, status=status, mimetype="text/plain")
 
 
 def _source_id(event: dict) -> str | None:
-    source = event.get("source") or {}
-    return source.get("userId") or source.get("groupId") or source.get("roomId")
+    source = event.get("source")
+    if not isinstance(source, dict):
+        return None
+    found = source.get("userId") or source.get("groupId") or source.get("roomId")
+    return found if isinstance(found, str) else None
 
 
 def inbox_event(event: dict, store: Store) -> InboxEvent:
     kind = str(event.get("type") or "unknown")
     if kind == "message":
-        kind = f"message:{(event.get('message') or {}).get('type', 'unknown')}"
+        message = event.get("message")
+        kind = f"message:{message.get('type', 'unknown') if isinstance(message, dict) else 'unknown'}"
     event_id = event.get("webhookEventId")
     if not isinstance(event_id, str) or not event_id:
         # LINE always sends one; without it, the event's own bytes are the next best key

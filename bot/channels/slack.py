@@ -11,29 +11,38 @@
 Every word from outside (a family's excerpt, a staff message, extracted places, directory rows) is
 escaped for Slack (:mod:`.slack_text`): no ``<!channel>``, mention or disguised link can pass.
 
-Bolt verifies ``X-Slack-Signature`` (5-minute window) and answers ``url_verification``.
+:func:`blueprint` verifies ``X-Slack-Signature`` (5-minute window) on a bounded read of the body
+before Bolt sees it; Bolt answers ``url_verification`` and logs through a logger that withholds
+its messages (they can quote a request).
 No ``auth.test`` at start-up: ``authorize=`` returns the bot token directly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
-from slack_bolt import App, BoltResponse
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from .. import metrics
+from ..logs import withheld_logger
 from ..mask import mask
+from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from .slack_text import clip, escape, mention, mrkdwn, quote
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..worker import Processed
@@ -52,6 +61,10 @@ BLOCK_ID_MAX = 255   # Block Kit: block_id
 REVIEW_ACTION = "tsunagu_review"
 TAKE_ACTION = "tsunagu_take"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+#: Slack's requests are a few KB; more is refused with 413 before it is read.
+MAX_BODY = 1024 * 1024
+#: Seconds a request timestamp may differ from now (Slack's documented 5 minutes).
+SIGNATURE_WINDOW = 300
 
 
 class SlackTexts(BaseModel):
@@ -198,8 +211,10 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=config.bot_token,
                                bot_id="B-tsunagu", bot_user_id=None)
 
+    # request_verification_enabled=False: blueprint() verifies every request before Bolt sees it
     app = App(signing_secret=config.signing_secret, client=client, authorize=authorize,
-              process_before_response=False, ignoring_self_events_enabled=False)
+              process_before_response=False, ignoring_self_events_enabled=False,
+              request_verification_enabled=False, logger=withheld_logger("slack_bolt.tsunagu"))
 
     @app.middleware
     def durable_events(body, next):  # noqa: A002 - Bolt's argument names
@@ -210,8 +225,8 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
                 event_id = str(body.get("event_id") or "")
                 user = event.get("user") or ""
                 fresh = store.accept([InboxEvent(f"slack:{event_id}", "slack", "app_mention",
-                                                 store.user_hash("slack", user) if user else None,
-                                                 float(event.get("event_ts") or body.get("event_time") or time.time()),
+                                                 store.user_hash("slack", str(user)) if user else None,
+                                                 _event_ts(event, body),
                                                  {"event": event, "team": body.get("team_id")})])
                 if fresh[0]:
                     wake()
@@ -270,15 +285,91 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
     return app
 
 
-def blueprint(app: App) -> Blueprint:
+def _event_ts(event: dict, body: dict) -> float:
+    """When Slack saw the event (``event_ts``, else ``event_time``); now if neither is a number."""
+    for value in (event.get("event_ts"), body.get("event_time")):
+        try:
+            ts = float(value)
+        except (TypeError, ValueError):
+            continue
+        if ts == ts and 0 < ts < 1e11:   # not NaN, seconds since 1970
+            return ts
+    return time.time()
+
+
+def blueprint(app: App, signing_secret: str, *, clock: Callable[[], float] = time.time) -> Blueprint:
+    """``POST /slack/events``: verified here (bounded read, signature, timestamp), then handed to Bolt.
+
+    Bolt's own verification is off (see :func:`build_app`): it read the whole body, answered 500 to a
+    non-numeric timestamp and logged the body of every badly signed request.  Here a refused request
+    gets a fixed reason and nothing from it is logged.
+    """
     bp = Blueprint("slack", __name__)
-    handler = SlackRequestHandler(app)
 
     @bp.post("/slack/events")
-    def events():
-        return handler.handle(request)
+    def events() -> Response:
+        try:
+            raw = read_body(request, MAX_BODY)
+        except BadBody as refused:
+            return _refuse(refused.reason, refused.status)
+        status = verify(raw, request.headers, signing_secret, clock())
+        if status != "ok":
+            metrics.REFUSED.labels("slack", status).inc()
+            log.warning("slack request refused: %s", status)
+            return _refuse("invalid request", 401)
+        try:
+            body = bolt_body(raw, request.mimetype)
+        except BadBody as refused:
+            log.warning("slack request refused: %s", refused.reason)
+            return _refuse(refused.reason, refused.status)
+        bolt_request = BoltRequest(body=body, query=request.query_string.decode("utf-8", "replace"),
+                                   headers=dict(request.headers))
+        return to_flask_response(app.dispatch(bolt_request))
 
     return bp
+
+
+def verify(raw: bytes, headers, secret: str, now: float) -> str:
+    """Slack's v0 signature over the raw bytes: ``"ok"`` or the refusal reason (a metric label).
+
+    HMAC-SHA256 of ``v0:{X-Slack-Request-Timestamp}:{body}`` with the signing secret; the
+    timestamp must be within :data:`SIGNATURE_WINDOW` of now, which is also the replay window
+    for Slack (a replayed body cannot be re-signed with a fresh timestamp).
+    """
+    timestamp = headers.get("X-Slack-Request-Timestamp") or ""
+    signature = headers.get("X-Slack-Signature") or ""
+    if not timestamp.isascii() or not timestamp.isdigit() or not signature:
+        return "bad_signature"
+    base = b"v0:" + timestamp.encode() + b":" + raw
+    expected = b"v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest().encode()
+    # bytes: compare_digest refuses str with non-ASCII characters (a header can hold any byte)
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
+        return "bad_signature"
+    return "stale" if abs(now - int(timestamp)) > SIGNATURE_WINDOW else "ok"
+
+
+def bolt_body(raw: bytes, mimetype: str) -> str:
+    """The verified body as Bolt will parse it, checked so that Bolt's parsing cannot fail.
+
+    JSON (Events API) must be an object of bounded depth; a form body's ``payload`` (interactivity)
+    likewise.  Lone surrogates are replaced (the body is re-serialized, so Bolt and the store
+    never see one).
+    """
+    text = decode_utf8(raw)
+    if mimetype == "application/json" or text.startswith("{"):
+        payload = parse_object(text)
+        if payload.get("type") == "event_callback" and not isinstance(payload.get("event"), dict):
+            raise BadBody("event is not an object")
+        return json.dumps(payload, ensure_ascii=False)
+    if "payload" in text:
+        params = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" in params:
+            return urlencode({"payload": json.dumps(parse_object(params["payload"]), ensure_ascii=False)})
+    return text
+
+
+def _refuse(reason: str, status: int) -> Response:
+    return Response(reason, status=status, mimetype="text/plain")
 
 
 # -- the worker side -----------------------------------------------------------------------------

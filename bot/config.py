@@ -48,6 +48,12 @@ class Settings:
     #: Labelled cases (``*.jsonl``) an edit must keep routing as before (bot/gate.py); None: none.
     cases_dir: Path | None = field(default_factory=_default_cases_dir)
     retention_days: float = 30.0
+    #: The hashing key's file when TSUNAGU_HASH_KEY is unset; None: ``<db path>.key`` (bot/store.py).
+    hash_key_file: Path | None = None
+    #: Processing attempts before an event is set aside as a dead letter (bot/worker.py).
+    max_attempts: int = 3
+    #: Where `tsunagu backup` files are kept; the retention period is applied to them too.
+    backup_dir: Path | None = None
 
     @property
     def line_enabled(self) -> bool:
@@ -88,6 +94,10 @@ class Settings:
             cases_dir=path("TSUNAGU_CASES_DIR", base.cases_dir),
             retention_days=_number(env.get("TSUNAGU_RETENTION_DAYS"), base.retention_days,
                                    "TSUNAGU_RETENTION_DAYS"),
+            hash_key_file=path("TSUNAGU_HASH_KEY_FILE", base.hash_key_file),
+            max_attempts=max(1, int(_number(env.get("TSUNAGU_MAX_ATTEMPTS"), base.max_attempts,
+                                            "TSUNAGU_MAX_ATTEMPTS"))),
+            backup_dir=path("TSUNAGU_BACKUP_DIR", base.backup_dir),
         )
 
 

@@ -27,6 +27,7 @@ DELIVERY_SECONDS = Histogram("tsunagu_event_to_delivery_seconds", "From the plat
                              ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 RELOADS = Counter("tsunagu_reloads_total", "Knowledge reloads by result", ["result"])
 ESCALATIONS = Counter("tsunagu_escalations_total", "Cases passed to staff with the family's consent")
+DEAD_LETTERS = Counter("tsunagu_dead_letters_total", "Events set aside after failing every attempt", ["channel"])
 
 
 def observe_worker(name: str, info: dict) -> None:
@@ -40,6 +41,8 @@ def observe_worker(name: str, info: dict) -> None:
                 EMERGENCIES.labels(channel).inc()
         if info.get("escalated"):
             ESCALATIONS.inc()
+    elif name == "dead_letter":
+        DEAD_LETTERS.labels(info.get("channel", "")).inc()
     elif name == "delivery":
         channel = info.get("channel", "")
         DELIVERIES.labels(channel, info.get("status", ""), info.get("kind", "")).inc()

@@ -100,3 +100,53 @@ def test_four_processes_claim_each_event_exactly_once(tmp_path):
     claimed = [e for r in results for e in r]
     assert sorted(claimed) == sorted(f"e{i}" for i in range(400))
     assert sum(1 for r in results if r) >= 2, "the work was shared"
+
+
+# -- idempotent review actions -------------------------------------------------------------------
+def test_a_replayed_review_is_stored_once(tmp_path):
+    store = Store(tmp_path / "t.db")
+    now = time.time()
+    ids = {store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + i) for i in range(3)}
+    assert len(ids) == 1 and len(store.reviews()) == 1
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0OTHER", now=now) not in ids   # another reviewer
+    assert store.add_review("＊＊の件", "fallback", "tokushu_sagi", "U0STAFF", now=now) not in ids  # another label
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + 3600) not in ids  # a new flag
+    keyed = [store.add_review("x", "a", "b", "U1", now=now, dedupe_key="action:1.3") for _ in range(2)]
+    assert keyed[0] == keyed[1]
+    assert len(store.reviews()) == 5
+
+
+def test_reviews_from_concurrent_replays_are_one_row(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        ids = pool.map(_review_once, [(str(path), i) for i in range(8)])
+    assert len(set(ids)) == 1
+    assert len(Store(path).reviews()) == 1
+
+
+def _review_once(args: tuple[str, int]) -> int:
+    path, _ = args
+    return Store(path).add_review("同じ指摘", "fallback", "hikidashiya", "U0STAFF")
+
+
+def test_an_old_review_table_is_migrated_and_its_replays_merged(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE reviews (id INTEGER PRIMARY KEY, created_at FLOAT, text TEXT, predicted TEXT,"
+                 " correct TEXT, reviewer TEXT, exported_at FLOAT)")
+    now = time.time()
+    rows = [(now, "同じ", "a", "b", "U1"), (now + 1, "同じ", "a", "b", "U1"), (now + 2, "同じ", "a", "b", "U1"),
+            (now + 5000, "同じ", "a", "b", "U1"), (now, "別", "a", "b", "U1")]
+    conn.executemany("INSERT INTO reviews (created_at, text, predicted, correct, reviewer) VALUES (?, ?, ?, ?, ?)",
+                     rows)
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert [(r["text"], r["created_at"]) for r in store.reviews()] == [("同じ", now), ("同じ", now + 5000),
+                                                                       ("別", now)]
+    assert store.add_review("同じ", "a", "b", "U1", now=now + 5001) == store.reviews()[1]["id"]
+    index = store.db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%dedupe_key%'")
+    assert "UNIQUE" in index.fetchone()[0]

@@ -27,8 +27,8 @@ log = logging.getLogger("tsunagu.worker")
 #: A failing event is tried this many times, then set aside as a dead letter with an apology
 #: (TSUNAGU_MAX_ATTEMPTS).
 MAX_PROCESS_ATTEMPTS = 3
-#: While busy, the WAL is scrubbed at least this often (when idle, at once; see Store.scrub).
-SCRUB_SECONDS = 5.0
+#: The WAL is scrubbed at most this often, busy or idle (see Store.scrub and Worker.scrub).
+SCRUB_SECONDS = 1.0
 POLL_SECONDS = 0.2
 #: How often an idle worker looks for work left by dead processes of this host.
 RECOVER_SECONDS = 5.0
@@ -154,17 +154,18 @@ class Worker:
             return True
         self.recover_dead()
         self.housekeeping()
-        self.scrub(idle=True)
+        self.scrub()
         return False
 
-    def scrub(self, idle: bool = False) -> None:
-        """Truncate the WAL once text was cleared: at once when idle, else every SCRUB_SECONDS.
+    def scrub(self) -> None:
+        """Truncate the WAL once text was cleared, at most every SCRUB_SECONDS.
 
-        Not after every message: a checkpoint per message would serialise the workers on
-        the database under load (bench/load.py); an idle moment comes within POLL_SECONDS.
+        Not after every message: a checkpoint takes the write lock, and one per message
+        doubled the webhooks' p99 latency at 100/s (bench/load.py).  An idle worker polls
+        every POLL_SECONDS, so the text leaves the disk within about a second.
         """
         now = time.monotonic()
-        if not self._dirty or (not idle and now < self._next_scrub):
+        if not self._dirty or now < self._next_scrub:
             return
         if self.store.scrub():
             self._dirty = False

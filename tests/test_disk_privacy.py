@@ -23,7 +23,9 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import PROJECT_ROOT, Settings
-from bot.store import REVIEW_KEEP_FACTOR, InboxEvent, Outgoing, Store, purge_backups
+from bot import store as store_module
+from bot import worker as worker_module
+from bot.store import InboxEvent, Outgoing, Store
 from bot.web import create_app
 from bot.worker import Worker
 from fakes.line_api import FakeLine
@@ -82,6 +84,17 @@ def _settle(app) -> None:
     raise AssertionError(f"still queued: {services.store.depth()}")
 
 
+def _idle(app, db: Path, needles: list[str], seconds: float = 3.0) -> dict[str, list[str]]:
+    """Let the idle worker poll for ``seconds`` (scrubs are spaced by worker.SCRUB_SECONDS);
+    return what is still found on disk by then (early once nothing is)."""
+    worker = app.extensions["tsunagu"].worker
+    end = time.time() + seconds
+    while (hits := _found(_files(db), needles)) and time.time() < end:
+        worker.step()
+        time.sleep(worker_module.POLL_SECONDS)
+    return hits
+
+
 # -- finding: "deleted" text survives in the WAL ------------------------------------------------------
 def test_no_text_or_raw_user_id_on_disk_after_a_conversation(line_app):
     app, fake = line_app
@@ -91,8 +104,8 @@ def test_no_text_or_raw_user_id_on_disk_after_a_conversation(line_app):
         _say(app, fake, text_event(text, user_id=user))
         _settle(app)
     assert len(fake.delivered()) == len(MESSAGES)           # a real conversation took place
-    files = _files(db)
-    assert _found(files, NEEDLES + [user]) == {}, "text or raw id left in the database files"
+    assert worker_module.SCRUB_SECONDS <= 1.0   # what docs/privacy.md promises
+    assert _idle(app, db, NEEDLES + [user]) == {}, "text or raw id left in the database files"
 
 
 def test_unfollow_leaves_no_raw_id_on_disk(line_app):
@@ -102,7 +115,7 @@ def test_unfollow_leaves_no_raw_id_on_disk(line_app):
     _say(app, fake, text_event(MESSAGES[0], user_id=user))
     _say(app, fake, unfollow_event(user_id=user))
     _settle(app)
-    assert _found(_files(db), NEEDLES[:1] + [user]) == {}
+    assert _idle(app, db, NEEDLES[:1] + [user]) == {}
 
 
 def test_purge_leaves_no_trace_of_deleted_rows(tmp_path):
@@ -226,7 +239,7 @@ def test_backups_are_held_to_the_retention_period(tmp_path):
     assert copy.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
     copy.close()
     # the never-exported flag is 40 days old: within 3 periods, so it stays in the backup as in the database
-    assert purge_backups(backups, 30 * DAY) == {"deleted": 0, "purged": 0}
+    assert store_module.purge_backups(backups, 30 * DAY) == {"deleted": 0, "purged": 0}
 
 
 def test_the_purge_command_applies_the_period_to_the_backup_dir(tmp_path, monkeypatch):
@@ -273,5 +286,5 @@ def test_privacy_notice_states_the_retention_as_implemented():
     text = (PROJECT_ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
     for name in ("TSUNAGU_RETENTION_DAYS", "TSUNAGU_BACKUP_DIR", "TSUNAGU_HASH_KEY_FILE", "TSUNAGU_MAX_ATTEMPTS"):
         assert name in text, name
-    assert re.search(rf"保存期間の {REVIEW_KEEP_FACTOR} 倍", text)
+    assert re.search(rf"保存期間の {store_module.REVIEW_KEEP_FACTOR} 倍", text)
     assert "secure_delete" in text

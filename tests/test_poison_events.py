@@ -8,6 +8,7 @@ the LINE API fake.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 
@@ -54,7 +55,7 @@ def bot(tmp_path, live_version):
         settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
                             db_path=tmp_path / "p.db", cache_dir=base.cache_dir,
                             line_channel_secret=SECRET, line_channel_access_token=fake.access_token,
-                            line_api_base_url=fake.url, line_timeout=(1.0, 1.0), max_attempts=3)
+                            line_api_base_url=fake.url, line_timeout=(1.0, 1.0))   # TSUNAGU_MAX_ATTEMPTS: 3
         app = create_app(settings, version=live_version, start_worker=False)
         yield Bot(app, fake)
         fake.assert_no_violations()
@@ -95,7 +96,8 @@ def _dead_letters() -> float:
 
 
 @pytest.mark.parametrize("how", ["raise", "unstorable"])
-def test_a_poison_event_is_dead_lettered_with_an_apology_and_the_next_emergency_is_answered(bot, how):
+def test_a_poison_event_is_dead_lettered_with_an_apology_and_the_next_emergency_is_answered(bot, how, caplog):
+    caplog.set_level(logging.INFO)
     poisoned = bot.poison(how)
     user = new_user_id()
     bad = text_event("訪問販売で布団を買わされました", user_id=user)
@@ -122,6 +124,8 @@ def test_a_poison_event_is_dead_lettered_with_an_apology_and_the_next_emergency_
     status = dict(bot.store.db.execute("SELECT event_id, status FROM inbox").fetchall())
     assert status["line:" + bad["webhookEventId"]] == "dead"
     assert bot.store.db.execute("SELECT payload FROM inbox WHERE status = 'dead'").fetchone() == (None,)
+    logged = "\n".join(caplog.text.splitlines())
+    assert "dead letter" in logged and "布団" not in logged and user not in logged   # the error names no text
 
 
 def test_an_event_whose_process_died_every_time_is_not_tried_again(bot):

@@ -498,6 +498,7 @@ class Store:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         # 0600 from the first byte: a copy made under umask 022 must not be readable while it grows
+        tmp.unlink(missing_ok=True)   # left by a crashed run whose pid was this one's
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         try:
             target = sqlite3.connect(str(tmp))

@@ -245,6 +245,7 @@ class Worker:
                     claimed.attempts, error)
 
     def deliver(self, d: Delivery) -> None:
+        self._dirty = True   # a delivered or abandoned answer's text and raw id are cleared
         sender = self.senders.get(d.channel)
         if sender is None:
             self.store.give_up(d, f"no sender for channel {d.channel}")

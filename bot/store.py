@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
+log = logging.getLogger("tsunagu.store")
 #: After this long a claimed row whose worker died is claimed again.
 LEASE_SECONDS = 30.0
 #: A flagged answer that nobody exported is deleted after this many retention periods.
@@ -674,16 +676,24 @@ def purge_backups(directory: Path, older_than: float, now: float | None = None) 
     for path in sorted(directory.glob("*.db")):
         if path.name.startswith(".") or not path.is_file():
             continue   # a backup being written (its temporary name) is left alone
-        if path.stat().st_mtime < now - older_than:
-            path.unlink(missing_ok=True)
-            result["deleted"] += 1
-        elif _purge_file(path, older_than, now):
-            result["purged"] += 1
+        try:
+            if path.stat().st_mtime < now - older_than:
+                path.unlink(missing_ok=True)
+                result["deleted"] += 1
+            elif _purge_file(path, older_than, now):
+                result["purged"] += 1
+        except (OSError, sqlite3.Error) as exc:   # one bad file must not stop the others
+            log.warning("retention: backup %s not purged: %s", path.name, exc)
     return result
 
 
 def _purge_file(path: Path, older_than: float, now: float) -> bool:
-    """Apply ``purge_rows`` to one SQLite file; True if anything was removed."""
+    """Apply ``purge_rows`` to one SQLite file; True if anything was removed.
+
+    The file keeps its modification time: it says when the backup was made, which is what
+    the "older than the period" rule above reads.
+    """
+    made = path.stat()
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete=ON")
@@ -697,6 +707,7 @@ def _purge_file(path: Path, older_than: float, now: float) -> bool:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+    os.utime(path, ns=(made.st_atime_ns, made.st_mtime_ns))
     return any(removed.values())
 
 

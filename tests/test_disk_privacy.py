@@ -240,6 +240,11 @@ def test_backups_are_held_to_the_retention_period(tmp_path):
     copy.close()
     # the never-exported flag is 40 days old: within 3 periods, so it stays in the backup as in the database
     assert store_module.purge_backups(backups, 30 * DAY) == {"deleted": 0, "purged": 0}
+    # purging keeps the file's time (when the backup was made): it is deleted once that is past the period
+    made = (backups / "tsunagu-1.db").stat().st_mtime
+    assert made <= now + 1
+    assert store_module.purge_backups(backups, 30 * DAY, now=made + 31 * DAY) == {"deleted": 1, "purged": 0}
+    assert list(backups.iterdir()) == []
 
 
 def test_the_purge_command_applies_the_period_to_the_backup_dir(tmp_path, monkeypatch):

@@ -109,9 +109,9 @@ def test_a_replayed_review_is_stored_once(tmp_path):
     now = time.time()
     ids = {store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + i) for i in range(3)}
     assert len(ids) == 1 and len(store.reviews()) == 1
-    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0OTHER", now=now) not in ids   # another reviewer
-    assert store.add_review("＊＊の件", "fallback", "tokushu_sagi", "U0STAFF", now=now) not in ids  # another label
-    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + 3600) not in ids  # a new flag
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0OTHER", now=now) not in ids  # reviewer
+    assert store.add_review("＊＊の件", "fallback", "tokushu_sagi", "U0STAFF", now=now) not in ids  # label
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + 3600) not in ids  # later
     keyed = [store.add_review("x", "a", "b", "U1", now=now, dedupe_key="action:1.3") for _ in range(2)]
     assert keyed[0] == keyed[1]
     assert len(store.reviews()) == 5

@@ -220,7 +220,7 @@ def _existing_store(settings: Settings):
     if not settings.db_path.is_file():
         raise click.ClickException(f"no database at {settings.db_path} (set TSUNAGU_DB to the server's database)")
     try:
-        return Store(settings.db_path, settings.hash_key)
+        return Store(settings.db_path, settings.hash_key, settings.hash_key_file)
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"{settings.db_path} is not a tsunagu database: {exc}") from None
 
@@ -233,6 +233,10 @@ def purge(older_than_days: float | None) -> None:
     settings = Settings.from_env()
     days = settings.retention_days if older_than_days is None else older_than_days
     removed = _existing_store(settings).purge(days * 86400)
+    if settings.backup_dir is not None:
+        from .store import purge_backups
+
+        removed.update({f"backups_{k}": v for k, v in purge_backups(settings.backup_dir, days * 86400).items()})
     click.echo(json.dumps({"older_than_days": days, "deleted": removed}, ensure_ascii=False))
 
 
@@ -267,7 +271,7 @@ def review_export(out: str | None, include_all: bool) -> None:
     from .store import Store
 
     settings = Settings.from_env()
-    store = Store(settings.db_path, settings.hash_key)
+    store = Store(settings.db_path, settings.hash_key, settings.hash_key_file)
     text, ids = export_reviews(store.reviews(include_exported=include_all))
     if out:
         with open(out, "w", encoding="utf-8") as f:

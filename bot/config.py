@@ -55,6 +55,12 @@ class Settings:
     replay_window: float = 24 * 3600.0
     #: Host names (``Host`` header, any port) /try answers to: a DNS-rebinding page sends its own name.
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    #: The hashing key's file when TSUNAGU_HASH_KEY is unset; None: ``<db path>.key`` (bot/store.py).
+    hash_key_file: Path | None = None
+    #: Processing attempts before an event is set aside as a dead letter (bot/worker.py).
+    max_attempts: int = 3
+    #: Where `tsunagu backup` files are kept; the retention period is applied to them too.
+    backup_dir: Path | None = None
 
     @property
     def line_enabled(self) -> bool:
@@ -102,6 +108,10 @@ class Settings:
             import_max_mb=_number(env.get("TSUNAGU_IMPORT_MAX_MB"), base.import_max_mb, "TSUNAGU_IMPORT_MAX_MB"),
             replay_window=_replay_window(env.get("TSUNAGU_REPLAY_WINDOW"), base.replay_window, retention),
             allowed_hosts=_hosts(env.get("TSUNAGU_ALLOWED_HOSTS"), base.allowed_hosts),
+            hash_key_file=path("TSUNAGU_HASH_KEY_FILE", base.hash_key_file),
+            max_attempts=max(1, int(_number(env.get("TSUNAGU_MAX_ATTEMPTS"), base.max_attempts,
+                                            "TSUNAGU_MAX_ATTEMPTS"))),
+            backup_dir=path("TSUNAGU_BACKUP_DIR", base.backup_dir),
         )
 
 

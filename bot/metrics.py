@@ -30,6 +30,7 @@ REFUSED = Counter("tsunagu_webhook_events_refused_total",
                   "Webhook events (LINE) or requests (Slack) refused: stale (older than the replay window),"
                   " bad_signature, malformed", ["channel", "reason"])
 ESCALATIONS = Counter("tsunagu_escalations_total", "Cases passed to staff with the family's consent")
+DEAD_LETTERS = Counter("tsunagu_dead_letters_total", "Events set aside after failing every attempt", ["channel"])
 
 
 def observe_worker(name: str, info: dict) -> None:
@@ -43,6 +44,8 @@ def observe_worker(name: str, info: dict) -> None:
                 EMERGENCIES.labels(channel).inc()
         if info.get("escalated"):
             ESCALATIONS.inc()
+    elif name == "dead_letter":
+        DEAD_LETTERS.labels(info.get("channel", "")).inc()
     elif name == "delivery":
         channel = info.get("channel", "")
         DELIVERIES.labels(channel, info.get("status", ""), info.get("kind", "")).inc()

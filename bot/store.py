@@ -6,9 +6,14 @@ same transaction that marks the event done, so a crash at any moment loses nothi
 and answers nothing twice.  Several processes may share the file (WAL mode; claims
 are single ``UPDATE … RETURNING`` statements).
 
-Privacy: user ids are stored as keyed hashes.  The raw id and the message text live
-only as long as a feature needs them — the event payload until it is processed, the
-raw id of a pending push until it is delivered — and are then cleared.
+Privacy: user ids are stored as keyed hashes; the hashing key lives outside the
+database (``TSUNAGU_HASH_KEY`` or a 0600 key file next to it).  The raw id and the
+message text live only as long as a feature needs them — the event payload (text and
+raw id) until it is processed, the raw id of a pending answer until it is delivered
+(a push needs it when the reply token has expired) — and are then cleared.  Cleared
+text must not survive on disk either: every connection runs with ``secure_delete``
+(freed content is zeroed) and ``scrub()`` checkpoints and truncates the WAL, whose old
+frames still hold the text after the row was cleared.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -26,10 +32,17 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
+log = logging.getLogger("tsunagu.store")
 #: After this long a claimed row whose worker died is claimed again.
 LEASE_SECONDS = 30.0
 #: A flagged answer that nobody exported is deleted after this many retention periods.
 REVIEW_KEEP_FACTOR = 3
+#: A staff flag repeated within this many seconds is a replay of the first (Slack signs for 5 minutes).
+REVIEW_REPLAY_SECONDS = 600.0
+#: /healthz waits at most this long for the write lock before reporting the database unwritable.
+HEARTBEAT_TIMEOUT = 2.0
+#: How long scrub() waits for other connections before leaving the WAL for the next scrub.
+SCRUB_BUSY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -90,17 +103,32 @@ class Delivery:
 class Store:
     """Thread-safe access to the database (one connection per thread)."""
 
-    def __init__(self, path: str | os.PathLike, hash_key: bytes | None = None):
+    def __init__(self, path: str | os.PathLike, hash_key: bytes | None = None,
+                 key_file: str | os.PathLike | None = None):
         self.path = Path(path)
+        self.key_file = Path(key_file) if key_file else default_key_file(self.path)
         self._local = threading.local()
         self.migrate()
-        self._hash_key = hash_key or self._stored_key()
+        self._hash_key = self._key(hash_key)
 
-    def _stored_key(self) -> bytes:
-        """The user-id hashing key: made once, kept in the database (TSUNAGU_HASH_KEY overrides)."""
-        with self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_key', ?)", [os.urandom(32).hex()])
-        return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key = 'hash_key'").fetchone()[0])
+    def _key(self, given: bytes | None) -> bytes:
+        """The user-id hashing key, kept apart from the hashes it protects.
+
+        ``given`` (TSUNAGU_HASH_KEY) wins; otherwise the key file, made once (0600).  Older
+        versions kept the key in ``meta``: it moves to the key file (hashes stay the same) and
+        is deleted from the database and its WAL, so a copy of the database alone cannot
+        test guesses of user ids against the hashes.
+        """
+        with self.transaction():   # one process at a time makes or migrates the file
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'hash_key'").fetchone()
+            key = None
+            if given is None or row is not None:
+                key = _read_or_make_key(self.key_file, bytes.fromhex(row[0]) if row else None)
+            if row is not None:
+                self.db.execute("DELETE FROM meta WHERE key = 'hash_key'")
+        if row is not None:
+            self.scrub()
+        return given or key  # type: ignore[return-value]
 
     # -- connection ---------------------------------------------------------------------
     @property
@@ -116,6 +144,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA secure_delete=ON")   # freed rows are zeroed, not left in free space
             db = sqlite_utils.Database(conn)
             self._local.db = db
         return db
@@ -156,14 +185,33 @@ class Store:
             }, pk="case_no", if_not_exists=True, defaults={"status": "open"})
             db["reviews"].create({
                 "id": int, "created_at": float, "text": str, "predicted": str, "correct": str,
-                "reviewer": str, "exported_at": float,
+                "reviewer": str, "exported_at": float, "dedupe_key": str,
             }, pk="id", if_not_exists=True)
+            if "dedupe_key" not in db["reviews"].columns_dict:
+                self._add_review_keys()
+            db["reviews"].create_index(["dedupe_key"], unique=True, if_not_exists=True)
+            db["dead_letters"].create({
+                "event_id": str, "channel": str, "kind": str, "user_hash": str, "error": str,
+                "attempts": int, "at": float,
+            }, pk="event_id", if_not_exists=True)
             db["inbox"].create_index(["status", "received_at"], if_not_exists=True)
             db["inbox"].create_index(["user_hash"], if_not_exists=True)
             db["inbox"].create_index(["user_hash", "status", "event_ts"], if_not_exists=True)
             db["outbox"].create_index(["event_id", "seq"], unique=True, if_not_exists=True)
             db["outbox"].create_index(["status", "next_at"], if_not_exists=True)
             db["outbox"].create_index(["user_hash", "status"], if_not_exists=True)
+
+    def _add_review_keys(self) -> None:
+        """Migration: reviews get ``dedupe_key``; replays stored before it are merged into one."""
+        self.db.execute("ALTER TABLE reviews ADD COLUMN dedupe_key TEXT")
+        self.db.execute("DELETE FROM reviews WHERE EXISTS (SELECT 1 FROM reviews o WHERE o.id < reviews.id"
+                        " AND o.text IS reviews.text AND o.predicted IS reviews.predicted"
+                        " AND o.correct IS reviews.correct AND o.reviewer IS reviews.reviewer"
+                        " AND reviews.created_at - o.created_at < ?)", [REVIEW_REPLAY_SECONDS])
+        rows = self.db.execute("SELECT id, created_at, text, predicted, correct, reviewer FROM reviews").fetchall()
+        for id_, created_at, *fields in rows:
+            key = f"{review_key(*fields)}:{created_at!r}:{id_}"
+            self.db.execute("UPDATE reviews SET dedupe_key = ? WHERE id = ?", [key, id_])
 
     # -- ids ------------------------------------------------------------------------------
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -234,14 +282,7 @@ class Store:
                     " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
                     [escalation["case_no"], now, escalation["intent"], escalation["title"], escalation["urgency"],
                      escalation.get("area") or "", escalation.get("excerpt") or ""])
-            for seq, out in enumerate(answers):
-                self.db.execute(
-                    "INSERT OR IGNORE INTO outbox (event_id, seq, channel, user_hash, to_id, reply_token, messages,"
-                    " retry_key, target, event_ts, status, attempts, next_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                    [claimed.event_id, seq, out.channel, out.user_hash, out.to_id, out.reply_token,
-                     json.dumps(out.messages, ensure_ascii=False), out.retry_key, out.target, out.event_ts,
-                     now, now])
+            self._add_answers(claimed, answers, now)
             if session is not None:
                 user_hash, data = session
                 if data is None:
@@ -256,6 +297,16 @@ class Store:
                 "UPDATE inbox SET status = 'done', payload = NULL, done_at = ?, result = ?, lease_until = NULL"
                 " WHERE event_id = ?", [now, result, claimed.event_id])
 
+    def _add_answers(self, claimed: Claimed, answers: list[Outgoing], now: float) -> None:
+        for seq, out in enumerate(answers):
+            self.db.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, seq, channel, user_hash, to_id, reply_token, messages,"
+                " retry_key, target, event_ts, status, attempts, next_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                [claimed.event_id, seq, out.channel, out.user_hash, out.to_id, out.reply_token,
+                 json.dumps(out.messages, ensure_ascii=False), out.retry_key, out.target, out.event_ts,
+                 now, now])
+
     def fail(self, claimed: Claimed, error: str, now: float | None = None) -> None:
         """Give up on an event that cannot be processed (kept for the operator, payload cleared)."""
         now = time.time() if now is None else now
@@ -265,6 +316,30 @@ class Store:
     def release(self, claimed: Claimed) -> None:
         """Put a claimed event back (processing hit a temporary problem)."""
         self.db.execute("UPDATE inbox SET status = 'new', lease_until = NULL WHERE event_id = ?", [claimed.event_id])
+
+    def dead_letter(self, claimed: Claimed, error: str, answers: list[Outgoing], now: float | None = None) -> None:
+        """Set aside an event that keeps failing, with ``answers`` (the apology) in one transaction.
+
+        The row leaves the inbox queue (status ``dead``), so the same family's later messages
+        are answered; ``dead_letters`` keeps ids, channel, kind, the error class and the time
+        for the operator — never the text, which is cleared here like any processed event.
+        """
+        now = time.time() if now is None else now
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO dead_letters (event_id, channel, kind, user_hash, error, attempts, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [claimed.event_id, claimed.channel, claimed.kind, claimed.user_hash, error[:200], claimed.attempts,
+                 now])
+            self._add_answers(claimed, answers, now)
+            self.db.execute("UPDATE inbox SET status = 'dead', payload = NULL, done_at = ?, result = ?,"
+                            " lease_until = NULL WHERE event_id = ?", [now, f"dead letter: {error[:180]}",
+                                                                        claimed.event_id])
+
+    def dead_letters(self) -> list[dict]:
+        rows = self.db.execute("SELECT event_id, channel, kind, user_hash, error, attempts, at FROM dead_letters"
+                               " ORDER BY at").fetchall()
+        return [dict(zip(("event_id", "channel", "kind", "user_hash", "error", "attempts", "at"), r)) for r in rows]
 
     # -- sessions -------------------------------------------------------------------------
     def session(self, user_hash: str, now: float | None = None) -> dict | None:
@@ -284,6 +359,8 @@ class Store:
                             " WHERE user_hash = ? AND status IN ('pending', 'failed')", [user_hash])
             self.db.execute("UPDATE outbox SET user_hash = NULL WHERE user_hash = ? AND status != 'sending'",
                             [user_hash])
+            self.db.execute("UPDATE dead_letters SET user_hash = NULL WHERE user_hash = ?", [user_hash])
+        self.scrub()
 
     # -- outbox ---------------------------------------------------------------------------
     def due(self, worker: str, now: float | None = None, lease: float = LEASE_SECONDS,
@@ -355,11 +432,31 @@ class Store:
         self.db.execute("UPDATE escalations SET slack_channel = ?, slack_ts = ? WHERE case_no = ?",
                         [channel, ts, case_no])
 
-    def add_review(self, text: str, predicted: str, correct: str, reviewer: str, now: float | None = None) -> int:
+    def add_review(self, text: str, predicted: str, correct: str, reviewer: str, now: float | None = None,
+                   dedupe_key: str | None = None) -> int:
+        """Store a staff flag once; a replay returns the first row's id instead of adding one.
+
+        With ``dedupe_key`` (e.g. from the Slack action's ``action_ts``) the unique key decides.
+        Without it, the same reviewer flagging the same text with the same correction within
+        ``REVIEW_REPLAY_SECONDS`` is the same flag: a replayed request (Slack retries, a
+        double click, a captured request sent again inside Slack's 5-minute signature window)
+        repeats exactly that.  The check and the insert share one write transaction, so
+        replays arriving at once on several threads or processes still store one row.
+        """
         now = time.time() if now is None else now
-        cur = self.db.execute("INSERT INTO reviews (created_at, text, predicted, correct, reviewer)"
-                              " VALUES (?, ?, ?, ?, ?)", [now, text, predicted, correct, reviewer])
-        return cur.lastrowid
+        with self.transaction():
+            if dedupe_key is None:
+                same = review_key(text, predicted, correct, reviewer)
+                row = self.db.execute("SELECT id FROM reviews WHERE dedupe_key >= ? AND dedupe_key < ?"
+                                      " AND created_at >= ? ORDER BY id LIMIT 1",
+                                      [same + ":", same + ";", now - REVIEW_REPLAY_SECONDS]).fetchone()
+                if row is not None:
+                    return row[0]
+                dedupe_key = f"{same}:{now!r}"
+            self.db.execute("INSERT INTO reviews (created_at, text, predicted, correct, reviewer, dedupe_key)"
+                            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+                            [now, text, predicted, correct, reviewer, dedupe_key])
+            return self.db.execute("SELECT id FROM reviews WHERE dedupe_key = ?", [dedupe_key]).fetchone()[0]
 
     def reviews(self, include_exported: bool = False) -> list[dict]:
         where = "" if include_exported else " WHERE exported_at IS NULL"
@@ -402,6 +499,9 @@ class Store:
         """
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # 0600 from the first byte: a copy made under umask 022 must not be readable while it grows
+        tmp.unlink(missing_ok=True)   # left by a crashed run whose pid was this one's
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         try:
             target = sqlite3.connect(str(tmp))
             try:
@@ -418,6 +518,43 @@ class Store:
             tmp.unlink(missing_ok=True)
         return pages
 
+    # -- disk hygiene and health --------------------------------------------------------------
+    def scrub(self) -> bool:
+        """Checkpoint the WAL into the database and truncate it to zero bytes.
+
+        A cleared row's old text stays in earlier WAL frames until they are overwritten;
+        with ``secure_delete`` on, the checkpoint writes pages whose freed space is zeroed,
+        and the truncation drops the frames.  False when another connection was busy (the
+        next scrub tries again); waits at most ``SCRUB_BUSY_MS`` so a worker never stalls.
+        """
+        conn = self.db.conn
+        conn.execute(f"PRAGMA busy_timeout={SCRUB_BUSY_MS}")
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.OperationalError:
+            busy = 1
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
+        return busy == 0
+
+    def heartbeat(self, timeout: float = HEARTBEAT_TIMEOUT, now: float | None = None) -> str | None:
+        """Write one small row; None if the database takes writes, else why not (for /healthz).
+
+        A fresh connection with a short lock wait: a database locked by another process or a
+        full disk shows up here in seconds instead of as 500s from the webhooks.
+        """
+        now = time.time() if now is None else now
+        try:
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('heartbeat', ?)"
+                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value", [repr(now)])
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
     def depth(self) -> dict[str, int]:
         inbox = self.db.execute("SELECT count(*) FROM inbox WHERE status IN ('new', 'working')").fetchone()[0]
         outbox = self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()[0]
@@ -425,26 +562,153 @@ class Store:
 
     def purge(self, older_than: float, now: float | None = None, *,
               pending_max_age: float = 24 * 3600) -> dict[str, int]:
-        """Delete finished rows older than ``older_than`` seconds and expired sessions.
-
-        Staff flags of wrong answers (``reviews``) are kept until exported, then for the
-        same period; one never exported goes after ``REVIEW_KEEP_FACTOR`` times the period.
-        A consent question nobody answered (its masked excerpt) goes after ``pending_max_age``.
-        """
+        """Delete what is past the retention period, then scrub the WAL (see ``purge_rows``)."""
         now = time.time() if now is None else now
-        cutoff = now - older_than
         with self.transaction():
-            a = self.db.execute("DELETE FROM inbox WHERE status IN ('done', 'failed') AND done_at < ?",
-                                [cutoff]).rowcount
-            b = self.db.execute("DELETE FROM outbox WHERE status IN ('sent', 'failed', 'dropped') AND sent_at < ?",
-                                [cutoff]).rowcount
-            c = self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now]).rowcount
-            self.db.execute("UPDATE sessions SET data = json_remove(data, '$.pending_consent')"
-                            " WHERE json_extract(data, '$.pending_consent.asked_at') < ?", [now - pending_max_age])
-            d = self.db.execute("DELETE FROM escalations WHERE created_at < ?", [cutoff]).rowcount
-            e = self.db.execute("DELETE FROM reviews WHERE (exported_at IS NOT NULL AND exported_at < ?)"
-                                " OR created_at < ?", [cutoff, now - older_than * REVIEW_KEEP_FACTOR]).rowcount
-        return {"inbox": a, "outbox": b, "sessions": c, "escalations": d, "reviews": e}
+            removed = purge_rows(self.db.conn, older_than, now, pending_max_age)
+        self.scrub()
+        return removed
+
+
+def default_key_file(db_path: Path) -> Path:
+    """``<db path>.key``: next to the database, so it shares its directory's protection."""
+    return db_path.with_name(db_path.name + ".key")
+
+
+def _read_or_make_key(path: Path, initial: bytes | None) -> bytes:
+    """Read the hex key in ``path``; if there is none, write ``initial`` (or a new key) with 0600.
+
+    Written to a private temporary file and linked into place, so a reader never sees a
+    half-written key and two processes never write two different keys.
+    """
+    try:
+        return _parse_key(path)
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write((initial or os.urandom(32)).hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _parse_key(path)
+
+
+def _parse_key(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise ValueError(f"{path} does not hold a hashing key (expected 32+ hex digits)")
+    return key
+
+
+def review_key(text: str, predicted: str, correct: str, reviewer: str) -> str:
+    """The identity of a staff flag's contents (a hash: no text in the key itself)."""
+    return hashlib.sha256(json.dumps([text, predicted, correct, reviewer], ensure_ascii=False).encode()).hexdigest()
+
+
+def purge_rows(conn: sqlite3.Connection, older_than: float, now: float,
+               pending_max_age: float = 24 * 3600) -> dict[str, int]:
+    """Delete or clear everything past ``older_than`` seconds (the caller holds a transaction).
+
+    Finished events and answers, cases and dead letters older than the period are deleted;
+    a session whose last message is older than the period goes even if it was written with a
+    longer expiry (the period was lowered since); an event or answer stuck unprocessed for
+    longer than the period loses its text and raw id.  Staff flags of wrong answers
+    (``reviews``) are kept until exported, then for the same period; one never exported goes
+    after ``REVIEW_KEEP_FACTOR`` times the period.  A consent question nobody answered (its
+    masked excerpt) goes after ``pending_max_age``.  Tables missing from an older file (a
+    backup) are skipped.
+    """
+    cutoff = now - older_than
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def run(table: str, sql: str, args: list) -> int:
+        return conn.execute(sql, args).rowcount if table in tables else 0
+
+    removed = {
+        "inbox": run("inbox", "DELETE FROM inbox WHERE status IN ('done', 'failed', 'dead') AND done_at < ?",
+                     [cutoff]),
+        "outbox": run("outbox", "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'dropped') AND sent_at < ?",
+                      [cutoff]),
+        "sessions": run("sessions", "DELETE FROM sessions WHERE expires_at < ? OR updated_at < ?", [now, cutoff]),
+    }
+    run("sessions", "UPDATE sessions SET data = json_remove(data, '$.pending_consent')"
+                    " WHERE json_extract(data, '$.pending_consent.asked_at') < ?", [now - pending_max_age])
+    removed["escalations"] = run("escalations", "DELETE FROM escalations WHERE created_at < ?", [cutoff])
+    removed["reviews"] = run("reviews", "DELETE FROM reviews WHERE (exported_at IS NOT NULL AND exported_at < ?)"
+                                        " OR created_at < ?", [cutoff, now - older_than * REVIEW_KEEP_FACTOR])
+    stuck = run("inbox", "UPDATE inbox SET status = 'failed', payload = NULL, done_at = ?, lease_until = NULL,"
+                         " result = 'not processed within the retention period'"
+                         " WHERE status IN ('new', 'working') AND received_at < ?", [now, cutoff])
+    stuck += run("outbox", "UPDATE outbox SET status = 'failed', messages = NULL, to_id = NULL, reply_token = NULL,"
+                           " sent_at = ?, lease_until = NULL, last_error = 'not delivered within the retention period'"
+                           " WHERE status IN ('pending', 'sending') AND created_at < ?", [now, cutoff])
+    if stuck:
+        removed["stuck"] = stuck
+    dead = run("dead_letters", "DELETE FROM dead_letters WHERE at < ?", [cutoff])
+    if dead:
+        removed["dead_letters"] = dead
+    return removed
+
+
+def purge_backups(directory: Path, older_than: float, now: float | None = None) -> dict[str, int]:
+    """Hold the backups in ``directory`` to the same retention period as the database.
+
+    A backup holds rows up to ``older_than`` old when it is made; keeping it for days would
+    keep them past the period.  So each backup (``*.db``) is purged in place like the
+    database (and its journal truncated), and a file older than the period is deleted.
+    """
+    now = time.time() if now is None else now
+    result = {"deleted": 0, "purged": 0}
+    if not directory.is_dir():
+        return result
+    for path in sorted(directory.glob("*.db")):
+        if path.name.startswith(".") or not path.is_file():
+            continue   # a backup being written (its temporary name) is left alone
+        try:
+            if path.stat().st_mtime < now - older_than:
+                path.unlink(missing_ok=True)
+                result["deleted"] += 1
+            elif _purge_file(path, older_than, now):
+                result["purged"] += 1
+        except (OSError, sqlite3.Error) as exc:   # one bad file must not stop the others
+            log.warning("retention: backup %s not purged: %s", path.name, exc)
+    return result
+
+
+def _purge_file(path: Path, older_than: float, now: float) -> bool:
+    """Apply ``purge_rows`` to one SQLite file; True if anything was removed.
+
+    The file keeps its modification time: it says when the backup was made, which is what
+    the "older than the period" rule above reads.
+    """
+    made = path.stat()
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            removed = purge_rows(conn, older_than, now)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    os.utime(path, ns=(made.st_atime_ns, made.st_mtime_ns))
+    return any(removed.values())
 
 
 class _Immediate:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = line_channel.MAX_BODY
     tz = ZoneInfo(settings.timezone)
-    store = Store(settings.db_path, settings.hash_key)
+    store = Store(settings.db_path, settings.hash_key, settings.hash_key_file)
     notify = _admin_notify(settings, store)
     seen = fingerprint(settings.intents_dir, settings.responses_dir)  # before loading: see reload.Reloader
     if version is None:
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     senders: dict = {}
     channels: dict[str, bool] = {}
     worker = Worker(store, processors, senders, timezone=settings.timezone, threads=worker_threads,
-                    observe=metrics.observe_worker, retention_seconds=settings.retention_days * 86400)
+                    observe=metrics.observe_worker, retention_seconds=settings.retention_days * 86400,
+                    max_attempts=settings.max_attempts, backup_dir=settings.backup_dir)
     services = Services(settings, live, store, worker, channels, started=started)
 
     alert = None
@@ -116,11 +118,22 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
 
     @app.get("/healthz")
     def healthz():
+        # a real write with a short lock wait: a locked database or a full disk is "not ok"
+        problem = store.heartbeat()
+        if problem is not None:
+            log.error("healthz: the database does not take writes: %s", problem)
+            return jsonify({"status": "db_unwritable", "error": problem, "pid": os.getpid()}), 503
         depth = store.depth()
         reload = services.reloader.last if services.reloader else services.started
         return jsonify({"status": "ok", "knowledge": live.current.id, "channels": channels, "pid": os.getpid(),
                         "inbox": depth["inbox"], "outbox": depth["outbox"],
                         "reload": reload.to_json() if reload else None})
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_error(exc: sqlite3.OperationalError):
+        """A locked database or a full disk: one log line, 500 (LINE and Slack deliver again)."""
+        log.error("%s %s: database error: %s", request.method, request.path, exc)
+        return Response("database unavailable", status=500, mimetype="text/plain")
 
     if start_worker:
         worker.start()

@@ -6,6 +6,7 @@ import multiprocessing
 import time
 
 from bot.store import LEASE_SECONDS, InboxEvent, Outgoing, Store
+from test_slack import env, escalating_version  # noqa: F401  (fixtures: the real Slack app)
 
 
 def _accept(store: Store, event_id: str, user: str, ts: float) -> None:
@@ -100,3 +101,69 @@ def test_four_processes_claim_each_event_exactly_once(tmp_path):
     claimed = [e for r in results for e in r]
     assert sorted(claimed) == sorted(f"e{i}" for i in range(400))
     assert sum(1 for r in results if r) >= 2, "the work was shared"
+
+
+# -- idempotent review actions -------------------------------------------------------------------
+def test_a_replayed_review_is_stored_once(tmp_path):
+    store = Store(tmp_path / "t.db")
+    now = time.time()
+    ids = {store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + i) for i in range(3)}
+    assert len(ids) == 1 and len(store.reviews()) == 1
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0OTHER", now=now) not in ids  # reviewer
+    assert store.add_review("＊＊の件", "fallback", "tokushu_sagi", "U0STAFF", now=now) not in ids  # label
+    assert store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + 3600) not in ids  # later
+    keyed = [store.add_review("x", "a", "b", "U1", now=now, dedupe_key="action:1.3") for _ in range(2)]
+    assert keyed[0] == keyed[1]
+    assert len(store.reviews()) == 5
+
+
+def test_reviews_from_concurrent_replays_are_one_row(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        ids = pool.map(_review_once, [(str(path), i) for i in range(8)])
+    assert len(set(ids)) == 1
+    assert len(Store(path).reviews()) == 1
+
+
+def _review_once(args: tuple[str, int]) -> int:
+    path, _ = args
+    return Store(path).add_review("同じ指摘", "fallback", "hikidashiya", "U0STAFF")
+
+
+def test_an_old_review_table_is_migrated_and_its_replays_merged(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE reviews (id INTEGER PRIMARY KEY, created_at FLOAT, text TEXT, predicted TEXT,"
+                 " correct TEXT, reviewer TEXT, exported_at FLOAT)")
+    now = time.time()
+    rows = [(now, "同じ", "a", "b", "U1"), (now + 1, "同じ", "a", "b", "U1"), (now + 2, "同じ", "a", "b", "U1"),
+            (now + 5000, "同じ", "a", "b", "U1"), (now, "別", "a", "b", "U1")]
+    conn.executemany("INSERT INTO reviews (created_at, text, predicted, correct, reviewer) VALUES (?, ?, ?, ?, ?)",
+                     rows)
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert [(r["text"], r["created_at"]) for r in store.reviews()] == [("同じ", now), ("同じ", now + 5000),
+                                                                       ("別", now)]
+    assert store.add_review("同じ", "a", "b", "U1", now=now + 5001) == store.reviews()[1]["id"]
+    index = store.db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%dedupe_key%'")
+    assert "UNIQUE" in index.fetchone()[0]
+
+
+def test_a_replayed_slack_review_action_is_stored_once(env):
+    """The same signed block action sent three times (a retry, a replay) through the real Bolt app."""
+    data = env.command("コンビニで電子マネーを買うように電話で言われた").get_json()
+    menu = next(b for b in data["blocks"] if b["type"] == "actions")
+    option = next(o for o in menu["elements"][0]["options"] if o["value"] == "tokushu_sagi")
+    payload = {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
+               "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0STAFF"},
+               "response_url": env.slack.response_url(), "trigger_id": "1.2",
+               "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
+                            "selected_option": option, "action_ts": "1.3"}]}
+    for _ in range(3):
+        assert env.action(payload).status_code == 200
+    env.slack.wait_for(lambda: len(env.slack.responses) >= 3)
+    assert len(env.services.store.reviews()) == 1

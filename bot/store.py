@@ -100,6 +100,24 @@ class Delivery:
     created_at: float
 
 
+def _wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Put the database in WAL mode, waiting while another process holds it.
+
+    Switching a new database to WAL needs it to itself, and SQLite can answer "locked" at once
+    instead of calling the busy handler (two workers starting on a new file, one of them in its
+    first transaction): try again for up to ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Store:
     """Thread-safe access to the database (one connection per thread)."""
 
@@ -140,7 +158,7 @@ class Store:
             if not self.path.exists():  # conversation data: readable by the bot's user only
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")

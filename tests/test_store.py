@@ -167,3 +167,29 @@ def test_a_replayed_slack_review_action_is_stored_once(env):
         assert env.action(payload).status_code == 200
     env.slack.wait_for(lambda: len(env.slack.responses) >= 3)
     assert len(env.services.store.reviews()) == 1
+
+
+def _open_at_once(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        Store(path)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(repr(exc))
+
+
+def test_workers_opening_a_new_database_at_the_same_moment_all_start(tmp_path):
+    """Two or three gunicorn workers booting on a new file: SQLite may answer "locked" at once to the
+    switch to WAL instead of waiting; every process must still open the store."""
+    ctx = multiprocessing.get_context("fork")
+    failures = []
+    for round_ in range(15):
+        path = str(tmp_path / f"r{round_}.db")
+        barrier, results = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_once, args=(path, barrier, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        failures += [r for r in (results.get(timeout=5) for _ in procs) if r != "ok"]
+    assert failures == []

@@ -105,8 +105,9 @@ def test_plain_gunicorn_with_the_shipped_config(tmp_path):
 def test_shipped_config_takes_its_settings_from_the_environment(tmp_path):
     out = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(CONF), "--print-config"],
                          env={"PATH": "/usr/bin:/bin", "TSUNAGU_WORKERS": "3", "TSUNAGU_TIMEOUT": "45",
-                              "TSUNAGU_LOG_FORMAT": "text"},
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+                              "TSUNAGU_LOG_FORMAT": "text", "TSUNAGU_DB": str(tmp_path / "t.db"),
+                              "TSUNAGU_CACHE_DIR": str(tmp_path / "cache")},
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     settings = dict(re.findall(r"^(\w+)\s+= (.*)$", out.stdout, re.M))
     assert settings["workers"] == "3" and settings["timeout"] == "45" and settings["worker_class"] == "gthread"

@@ -137,6 +137,7 @@ def test_the_image_and_the_server_install_with_the_constraints():
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="not a git checkout")
 @pytest.mark.parametrize("path, ignored", [
     (".env", True), ("deploy/.env", True), (".env.production", True), ("deploy/.env.example", False),
+    ("tsunagu.db.key", True), ("data/tsunagu.db", True),
 ])
 def test_gitignore_keeps_env_files_out(path, ignored):
     done = subprocess.run(["git", "check-ignore", "--no-index", "-q", path], cwd=ROOT)

@@ -4,7 +4,6 @@ everything that must stay — plus properties that hold for any input, and the m
 from __future__ import annotations
 
 import json
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from bot.cli import cli
 from bot.config import Settings
 from bot.knowledge import MASK_FILE, model_files_version
 from bot.mask import MASK, Masker, mask
-from servers import seed_cache
+from test_check import copy  # noqa: F401  (fixture: a private copy of the shipped files)
 
 DATA = Path(__file__).parent / "data"
 CASES = [json.loads(line) for line in (DATA / "mask_cases.jsonl").read_text(encoding="utf-8").splitlines()
@@ -104,17 +103,6 @@ def test_the_words_come_from_mask_yml(triage):
     data["honorifics"].append("どの")
     after = Masker.from_mapping(data).mask(text, triage.tokenizer)
     assert "06-1234-5678" in after and "たなか" not in after
-
-
-@pytest.fixture
-def copy(tmp_path, monkeypatch) -> Path:
-    base = Settings.from_env({})
-    shutil.copytree(base.intents_dir, tmp_path / "intents")
-    shutil.copytree(base.responses_dir, tmp_path / "responses")
-    monkeypatch.setenv("TSUNAGU_INTENTS_DIR", str(tmp_path / "intents"))
-    monkeypatch.setenv("TSUNAGU_RESPONSES_DIR", str(tmp_path / "responses"))
-    monkeypatch.setenv("TSUNAGU_CACHE_DIR", str(seed_cache(tmp_path / "cache")))
-    return tmp_path
 
 
 def _check() -> tuple[int, dict]:

@@ -271,15 +271,20 @@ def test_take_button_records_who_and_updates_the_message(env):
 
 
 # -- review queue -------------------------------------------------------------------------------------------
-def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
-    data = env.command("コンビニで電子マネーを買うように電話で言われた").get_json()
+def review_action(env, message: str, correct: str) -> dict:
+    """The block action Slack sends when a staff member picks ``correct`` under the answer to ``message``."""
+    data = env.command(message).get_json()
     menu = next(b for b in data["blocks"] if b["type"] == "actions")
-    option = next(o for o in menu["elements"][0]["options"] if o["value"] == "tokushu_sagi")
-    payload = {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
-               "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0STAFF"},
-               "response_url": env.slack.response_url(), "trigger_id": "1.2",
-               "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
-                            "selected_option": option, "action_ts": "1.3"}]}
+    option = next(o for o in menu["elements"][0]["options"] if o["value"] == correct)
+    return {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
+            "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0STAFF"},
+            "response_url": env.slack.response_url(), "trigger_id": "1.2",
+            "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
+                         "selected_option": option, "action_ts": "1.3"}]}
+
+
+def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
+    payload = review_action(env, "コンビニで電子マネーを買うように電話で言われた", "tokushu_sagi")
     assert env.action(payload).status_code == 200
     env.slack.wait_for(lambda: env.slack.responses)
     rows = env.services.store.reviews()

@@ -6,7 +6,7 @@ import multiprocessing
 import time
 
 from bot.store import LEASE_SECONDS, InboxEvent, Outgoing, Store
-from test_slack import env, escalating_version  # noqa: F401  (fixtures: the real Slack app)
+from test_slack import env, escalating_version, review_action  # noqa: F401  (fixtures: the real Slack app)
 
 
 def _accept(store: Store, event_id: str, user: str, ts: float) -> None:
@@ -155,14 +155,7 @@ def test_an_old_review_table_is_migrated_and_its_replays_merged(tmp_path):
 
 def test_a_replayed_slack_review_action_is_stored_once(env):
     """The same signed block action sent three times (a retry, a replay) through the real Bolt app."""
-    data = env.command("コンビニで電子マネーを買うように電話で言われた").get_json()
-    menu = next(b for b in data["blocks"] if b["type"] == "actions")
-    option = next(o for o in menu["elements"][0]["options"] if o["value"] == "tokushu_sagi")
-    payload = {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
-               "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0STAFF"},
-               "response_url": env.slack.response_url(), "trigger_id": "1.2",
-               "actions": [{"action_id": "tsunagu_review", "block_id": menu["block_id"], "type": "static_select",
-                            "selected_option": option, "action_ts": "1.3"}]}
+    payload = review_action(env, "コンビニで電子マネーを買うように電話で言われた", "tokushu_sagi")
     for _ in range(3):
         assert env.action(payload).status_code == 200
     env.slack.wait_for(lambda: len(env.slack.responses) >= 3)

@@ -91,7 +91,7 @@ def triage(text: str | None, as_json: bool, jsonl: bool, at: str | None) -> None
     if as_json:
         click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2))
     else:
-        from .channels.line_messages import build_messages
+        from .channels.line.messages import build_messages
         from .channels.terminal import plain
         from .conversation import Conversation, load_texts
 

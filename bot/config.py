@@ -50,7 +50,7 @@ class Settings:
     retention_days: float = 30.0
     #: Largest file ``tsunagu directory import`` reads, in MB (MiB); the official list is well under 1 MB.
     import_max_mb: float = 20.0
-    #: Seconds after which a webhook event is refused as a replay (bot/channels/line.py); never longer
+    #: Seconds after which a webhook event is refused as a replay (bot/channels/line/webhook.py); never longer
     #: than the retention, whose purge deletes the rows that deduplicate events.
     replay_window: float = 24 * 3600.0
     #: Host names (``Host`` header, any port) /try answers to: a DNS-rebinding page sends its own name.

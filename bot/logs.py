@@ -31,7 +31,7 @@ FIELD_MAX = 200
 #: Longest traceback (frames and exception types only, see :func:`_traceback`).
 EXC_MAX = 4000
 #: Loggers whose messages are never written (they may quote a request body).  Bolt's app logger is
-#: ``slack_bolt.tsunagu`` (bot/channels/slack.py): under ``slack_bolt``, so it stays at INFO with
+#: ``slack_bolt.tsunagu`` (bot/channels/slack/app.py): under ``slack_bolt``, so it stays at INFO with
 #: the other third-party loggers when TSUNAGU_LOG_LEVEL=DEBUG.
 WITHHELD = ("slack_bolt",)
 

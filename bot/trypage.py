@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 
-from .channels.line import MAX_BODY
-from .channels.line_messages import build_messages
+from .channels.line.webhook import MAX_BODY
+from .channels.line.messages import build_messages
 from .explain import for_page
 from .live import Version
 from .triage.extract import find_area

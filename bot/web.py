@@ -1,7 +1,7 @@
-"""Flask app factory: LINE webhook, Slack events, health — one app, fresh per call.
+"""Flask app factory: the channels' webhooks, health, metrics — one app, fresh per call.
 
-A channel whose secrets are unset is switched off with a clear log line; the
-rest keeps working.  The background worker (inbox → triage → outbox → platform)
+The channels are those of :data:`bot.channels.registry.CHANNELS`; a channel whose secrets are
+unset is switched off with a clear log line, the rest keeps working.  The background worker (inbox → triage → outbox → platform)
 starts with the app unless ``start_worker=False`` (tests drive it by hand).
 """
 
@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, jsonify, request
 
 from . import metrics, trypage
-from .channels import line as line_channel
+from .channels.base import Channel, Context
+from .channels.line.webhook import MAX_BODY
+from .channels.registry import CHANNELS
 from .config import Settings
-from .delivery import LineSender, SlackSender
+from .escalation import Escalation
 from .live import Live, Version
 from .reload import ReloadResult, Reloader, fingerprint, start
 from .store import Store
@@ -37,7 +39,6 @@ class Services:
     store: Store
     worker: Worker
     channels: dict[str, bool] = field(default_factory=dict)
-    slack_app: object | None = None
     reloader: Reloader | None = None
     started: ReloadResult | None = None   # what the start said (shown while nothing reloads)
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
                start_worker: bool = True, worker_threads: int = 2) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = line_channel.MAX_BODY
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     tz = ZoneInfo(settings.timezone)
     store = Store(settings.db_path, settings.hash_key, settings.hash_key_file)
     notify = _admin_notify(settings, store)
@@ -64,40 +65,12 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
                     max_attempts=settings.max_attempts, backup_dir=settings.backup_dir)
     services = Services(settings, live, store, worker, channels, started=started)
 
-    alert = None
-    if settings.slack_enabled:
-        from .channels import slack as slack_channel
-
-        texts = slack_channel.load_slack_texts(settings.responses_dir)
-        config = slack_channel.SlackConfig(settings.slack_signing_secret, settings.slack_bot_token,
-                                           settings.slack_api_base_url, settings.slack_escalation_channel)
-        bolt = slack_channel.build_app(config, store, live, worker.wake, lambda: datetime.now(tz), texts)
-        app.register_blueprint(slack_channel.blueprint(bolt, settings.slack_signing_secret))
-        processors["slack"] = slack_channel.SlackProcessor(live, texts)
-        senders["slack"] = SlackSender(bolt.client, store)
-        services.slack_app = bolt
-        channels["slack"] = True
-        if settings.slack_escalation_channel:
-            channel = settings.slack_escalation_channel
-            alert = lambda case, ts: slack_channel.alert_outgoing(case, texts, channel, ts)  # noqa: E731
-        else:
-            log.warning("Slack is on but SLACK_ESCALATION_CHANNEL is not set: urgent LINE cases are not escalated")
-    else:
-        log.warning("Slack is off: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are not both set")
-        channels["slack"] = False
-
-    if settings.line_enabled:
-        config = line_channel.LineConfig(settings.line_channel_secret, settings.line_channel_access_token,
-                                         settings.line_api_base_url)
-        app.register_blueprint(line_channel.blueprint(config, store, worker.wake,
-                                                         replay_window=settings.replay_window))
-        processors["line"] = line_channel.LineProcessor(live.conversation, store, alert)
-        senders["line"] = LineSender(settings.line_api_base_url, settings.line_channel_access_token, store,
-                                     timeout=settings.line_timeout)
-        channels["line"] = True
-    else:
-        log.warning("LINE is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not both set")
-        channels["line"] = False
+    ctx = Context(settings, store, live, worker.wake, lambda: datetime.now(tz), Escalation())
+    for name, factory in CHANNELS.items():
+        channel = factory(ctx)
+        channels[name] = channel is not None
+        if channel is not None:
+            _mount(app, channel, processors, senders)
 
     app.extensions["tsunagu"] = services
     app.register_blueprint(trypage.blueprint(services))
@@ -105,8 +78,8 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     @app.after_request
     def count(response):
         path = request.path
-        channel = ("line" if path.startswith("/line/") else "slack" if path.startswith("/slack/")
-                   else "try" if path.startswith("/try") else None)
+        channel = next((name for name in CHANNELS if path.startswith(f"/{name}/")),
+                       "try" if path.startswith("/try") else None)
         if channel:
             metrics.REQUESTS.labels(channel, str(response.status_code)).inc()
         return response
@@ -145,13 +118,22 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     return app
 
 
+def _mount(app: Flask, channel: Channel, processors: dict, senders: dict) -> None:
+    """Serve ``channel``'s routes; the worker processes and sends its events and answers."""
+    bp = channel.blueprint()
+    if bp is not None:
+        app.register_blueprint(bp)
+    processors[channel.name] = channel
+    senders[channel.name] = channel
+
+
 def _admin_notify(settings: Settings, store: Store):
     """Where rejected edits are reported besides the log: the Slack admin channel, if set up."""
     if not (settings.slack_enabled and settings.slack_admin_channel):
         return None
     from slack_sdk import WebClient
 
-    from .channels.slack import admin_notifier
+    from .channels.slack.app import admin_notifier
 
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_base_url)
     return admin_notifier(client, settings.slack_admin_channel, store)

@@ -78,11 +78,14 @@ class Worker:
     def __init__(self, store: Store, processors: dict[str, Processor], senders: dict[str, Sender], *,
                  timezone: str = "Asia/Tokyo", threads: int = 2, observe: Callable[[str, dict], None] | None = None,
                  retention_seconds: float = 30 * 24 * 3600, housekeeping_every: float = 3600.0,
-                 max_attempts: int = MAX_PROCESS_ATTEMPTS, backup_dir: Path | None = None):
+                 max_attempts: int = MAX_PROCESS_ATTEMPTS, backup_dir: Path | None = None,
+                 clock: Callable[[], datetime] | None = None):
         self.store = store
         self.processors = processors
         self.senders = senders
         self.tz = ZoneInfo(timezone)
+        #: "now" for the conversation (a fixed time in the memory channel's tests)
+        self.clock = clock or (lambda: datetime.now(self.tz))
         self.threads = threads
         self.observe = observe or (lambda name, info: None)
         self.retention_seconds = retention_seconds
@@ -210,7 +213,7 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            done = processor.process(claimed, datetime.now(self.tz))
+            done = processor.process(claimed, self.clock())
             self.store.complete(claimed, done.answers, session=done.session,
                                 session_ttl=min(SESSION_TTL, self.retention_seconds),
                                 result=done.result, escalation=done.escalation)

@@ -18,7 +18,8 @@ from dataclasses import replace
 import pytest
 
 from bot import logs, metrics
-from bot.channels.line import inbox_event, retry_key
+from bot.channels.line import retry_key
+from bot.channels.line.webhook import inbox_event
 from bot.config import Settings
 from bot.logs import JsonFormatter, TextFormatter
 from bot.web import create_app

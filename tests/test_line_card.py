@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from bot.channels.line_messages import build_messages
+from bot.channels.line.messages import build_messages
 from bot.channels.terminal import plain
 from bot.conversation import Turn
 from fakes.line_contract import message_docs_problems, strict_schema_problems

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.line_messages import build_messages
+from bot.channels.line.messages import build_messages
 from bot.evaluate import LengthSummary, percentile, read_cases, reply_lengths
 from tests.conftest import DATA, NOW
 

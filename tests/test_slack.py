@@ -351,7 +351,7 @@ def test_a_staff_text_is_never_echoed_as_markup(env):
 
 
 def test_escape_quote_and_mention_helpers():
-    from bot.channels.slack_text import clip, escape, mention, quote
+    from bot.channels.slack.text import clip, escape, mention, quote
 
     assert escape("<!here> & <@U1|x>") == "&lt;!here&gt; &amp; &lt;@U1|x&gt;"
     assert escape("&lt;") == "&amp;lt;"                      # an entity typed by someone stays text

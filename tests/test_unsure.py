@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.channels.line_messages import build_messages
+from bot.channels.line.messages import build_messages
 from tests.conftest import NOW
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conversation import ConversationTexts, Turn
-from ..triage.render import EMERGENCY_IDS, fill
+from ...conversation import ConversationTexts, Turn
+from ...triage.render import EMERGENCY_IDS, fill
 
 TEXT_MAX = 5000
 ALT_MAX = 400

@@ -1,4 +1,4 @@
-"""Sending answers to LINE: reply first, push when the reply token is stale, retries.
+"""Sending answers to LINE (the channel's *send*): reply first, push when the reply token is stale, retries.
 
 Exactly once, even across crashes:
 - every push carries an ``X-Line-Retry-Key`` derived from the event (the same on
@@ -15,15 +15,14 @@ Exactly once, even across crashes:
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from dataclasses import dataclass
 
 import urllib3
 from linebot.v3.messaging import ApiClient, ApiException, Configuration
 
-from .store import Delivery, Store
+from ...store import Delivery, Store
+from ..base import MAX_AGE, MAX_ATTEMPTS, Outcome, backoff
 
 log = logging.getLogger("tsunagu.delivery")
 
@@ -31,28 +30,6 @@ log = logging.getLogger("tsunagu.delivery")
 REPLY_MAX_AGE = 50.0
 #: (connect, read) seconds for every call to LINE.
 TIMEOUT = (3.0, 10.0)
-#: Keep retrying a platform that fails (5xx, 429, timeouts) until the answer is this old: LINE
-#: keeps an X-Line-Retry-Key for 24 hours, and a late answer with the right number is better
-#: than none.  The attempt cap only stops a loop that something else got wrong (at most one
-#: attempt a minute, see backoff()).  Given-up answers show in metrics and logs.
-MAX_AGE = 24 * 3600.0
-MAX_ATTEMPTS = 2000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str          # delivered | retry | failed
-    kind: str            # reply | push
-    detail: str = ""
-    retry_at: float = 0.0
-    in_doubt: bool = False   # a timeout: the call may have reached LINE
-
-
-def backoff(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds to wait before the next attempt (exponential with jitter, capped)."""
-    base = min(60.0, 0.5 * (2 ** max(0, attempts - 1)))
-    wait = base * (0.75 + random.random() * 0.5)
-    return max(wait, retry_after or 0.0)
 
 
 def _retry_after(exc: ApiException) -> float | None:
@@ -93,7 +70,7 @@ class LineSender:
     def _call(self, path: str, body: dict, headers: dict | None = None) -> None:
         """POST ``body`` with line-bot-sdk's ApiClient (auth, timeouts, ApiException on non-2xx).
 
-        The messages are already valid Messaging API JSON (built by bot/channels/line_messages.py
+        The messages are already valid Messaging API JSON (built by bot/channels/line/messages.py
         and checked against LINE's OpenAPI spec in the tests), so the SDK's request models
         (ReplyMessageRequest.from_dict …) are skipped: rebuilding them cost more CPU than the
         triage itself (bench/load.py).
@@ -183,57 +160,3 @@ class LineSender:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             return Outcome("retry", "push", f"push {type(exc).__name__}", time.time() + backoff(d.attempts + 1),
                            in_doubt=_may_have_arrived(exc))
-
-
-#: chat.postMessage errors about the message itself (https://api.slack.com/methods/chat.postMessage).
-SLACK_PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long",
-                             "no_text", "too_many_attachments", "invalid_attachments", "is_archived"})
-
-
-class SlackSender:
-    """Posts Slack answers (thread replies, escalation alerts) with retries."""
-
-    def __init__(self, client, store: Store, on_result=None):
-        self.client = client
-        self.store = store
-        self.on_result = on_result or (lambda outcome, delivery: None)
-
-    def send(self, d: Delivery) -> Outcome:
-        from slack_sdk.errors import SlackApiError
-
-        message = (d.messages or [{}])[0]
-        self.store.attempting(d, "post")
-        try:
-            kwargs = {"channel": d.target, "text": message.get("text") or "", "blocks": message.get("blocks")}
-            if message.get("thread_ts"):
-                kwargs["thread_ts"] = message["thread_ts"]
-            response = self.client.chat_postMessage(**kwargs)
-            if message.get("case_no"):
-                self.store.posted(message["case_no"], response.get("channel") or d.target or "",
-                                  response.get("ts") or "")
-            outcome = Outcome("delivered", "post")
-        except SlackApiError as exc:
-            error = (exc.response or {}).get("error", "error") if hasattr(exc.response, "get") else "error"
-            retry_after = None
-            try:
-                retry_after = float(exc.response.headers.get("Retry-After"))
-            except (AttributeError, TypeError, ValueError):
-                pass
-            if error in SLACK_PERMANENT:     # the message itself is wrong: sending it again cannot help
-                outcome = Outcome("failed", "post", f"slack {error}")
-            else:                            # rate limits, outages, set-up problems an operator can fix
-                outcome = Outcome("retry", "post", f"slack {error}",
-                                  time.time() + backoff(d.attempts + 1, retry_after))
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            outcome = Outcome("retry", "post", f"slack {type(exc).__name__}", time.time() + backoff(d.attempts + 1))
-        now = time.time()
-        if outcome.status == "delivered":
-            self.store.delivered(d, "post", now)
-        elif outcome.status == "retry" and d.attempts + 1 < MAX_ATTEMPTS and now - d.event_ts < MAX_AGE:
-            self.store.retry_later(d, outcome.retry_at, outcome.detail)
-        else:
-            self.store.give_up(d, outcome.detail, now)
-            outcome = Outcome("failed", "post", outcome.detail)
-            log.error("slack delivery %s failed for good: %s", d.event_id, outcome.detail)
-        self.on_result(outcome, d)
-        return outcome

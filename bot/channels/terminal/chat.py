@@ -15,9 +15,9 @@ from typing import Callable
 
 import click
 
-from ..conversation import Conversation
-from ..triage.text import clean
-from .line_messages import build_messages
+from ...conversation import Conversation
+from ...triage.text import clean
+from ..line.messages import build_messages
 
 log = logging.getLogger("tsunagu.terminal")
 

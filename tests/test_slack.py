@@ -57,8 +57,19 @@ class Env:
         data, headers = signed_request
         return self.client.post("/slack/events", data=data, headers=headers)
 
-    def command(self, text: str):
-        return self._send(slack_events.command(text, SLACK_SECRET, self.slack.response_url()))
+    def command(self, text: str, trigger_id: str | None = None):
+        return self._send(slack_events.command(text, SLACK_SECRET, self.slack.response_url(), trigger_id=trigger_id))
+
+    def ask(self, text: str) -> dict:
+        """``/tsunagu text``: acknowledged at once, then answered by the worker through the
+        command's response_url (what was posted there)."""
+        answered = len(self.slack.responses)
+        started = time.perf_counter()
+        r = self.command(text)
+        assert r.status_code == 200 and time.perf_counter() - started < 3.0     # Slack's 3 seconds
+        self.settle()
+        assert len(self.slack.responses) == answered + 1
+        return self.slack.responses[-1].args
 
     def action(self, payload: dict):
         return self._send(slack_events.action(payload, SLACK_SECRET))
@@ -114,7 +125,10 @@ def test_slash_command_answers_within_3s_with_the_local_windows(env):
     r = env.command("訪問販売で布団を買わされた。３日前に契約。〒060-0001")
     took = time.perf_counter() - started
     assert r.status_code == 200 and took < 3.0
-    data = r.get_json()
+    assert env.services.store.depth()["inbox"] == 1            # stored before the acknowledgement
+    env.settle()
+    [answer] = env.slack.responses
+    data = answer.args
     text = _texts(data["blocks"])
     assert data["response_type"] == "ephemeral"
     assert "札幌市消費者センター" in text and "011-728-2121" in text
@@ -124,11 +138,26 @@ def test_slash_command_answers_within_3s_with_the_local_windows(env):
 
 
 def test_area_lookup_and_help(env):
-    data = env.command("窓口 京都市伏見区").get_json()
+    data = env.ask("窓口 京都市伏見区")
     text = _texts(data["blocks"])
     assert "京都市消費生活総合センター" in text and "075-256-0800" in text
-    assert "使い方" in env.command("help").get_json()["text"]
-    assert "郵便番号" in _texts(env.command("窓口 どこか").get_json()["blocks"])
+    assert "使い方" in env.command("help").get_json()["text"]         # help: in the acknowledgement itself
+    assert "郵便番号" in _texts(env.ask("窓口 どこか")["blocks"])
+
+
+def test_a_command_sent_twice_is_answered_once(env):
+    """Deduplicated on its trigger_id, like an event on its event_id."""
+    assert env.command("訪問販売で布団を買わされた", trigger_id="9.9.9").status_code == 200
+    assert env.command("訪問販売で布団を買わされた", trigger_id="9.9.9").status_code == 200
+    env.settle()
+    assert len(env.slack.responses) == 1
+
+
+def test_a_command_answer_is_retried_when_slack_fails(env):
+    env.slack.fail_response_next(1, 503)
+    env.command("訪問販売で布団を買わされた")
+    env.settle(timeout=15)
+    assert len(env.slack.responses) == 2 and env.services.store.depth() == {"inbox": 0, "outbox": 0}
 
 
 # -- app mention -----------------------------------------------------------------------------------------
@@ -273,7 +302,7 @@ def test_take_button_records_who_and_updates_the_message(env):
 # -- review queue -------------------------------------------------------------------------------------------
 def review_action(env, message: str, correct: str) -> dict:
     """The block action Slack sends when a staff member picks ``correct`` under the answer to ``message``."""
-    data = env.command(message).get_json()
+    data = env.ask(message)
     menu = next(b for b in data["blocks"] if b["type"] == "actions")
     option = next(o for o in menu["elements"][0]["options"] if o["value"] == correct)
     return {"type": "block_actions", "user": {"id": "U0STAFF"}, "api_app_id": "A0001", "team": {"id": "T0001"},
@@ -286,7 +315,7 @@ def review_action(env, message: str, correct: str) -> dict:
 def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
     payload = review_action(env, "コンビニで電子マネーを買うように電話で言われた", "tokushu_sagi")
     assert env.action(payload).status_code == 200
-    env.slack.wait_for(lambda: env.slack.responses)
+    env.slack.wait_for(lambda: len(env.slack.responses) == 2)     # the answer, then the thanks
     rows = env.services.store.reviews()
     assert len(rows) == 1 and rows[0]["correct"] == "tokushu_sagi"
 
@@ -339,7 +368,7 @@ def test_an_alert_escapes_the_excerpt_and_quotes_every_line(env):
 
 
 def test_a_staff_text_is_never_echoed_as_markup(env):
-    data = env.command("窓口 " + INJECTION).get_json()              # an area nobody can find: echoed back
+    data = env.ask("窓口 " + INJECTION)                             # an area nobody can find: echoed back
     _no_markup(_shown(data))
     assert "&lt;!channel&gt;" in data["text"]
 

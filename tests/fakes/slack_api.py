@@ -106,6 +106,7 @@ class FakeSlack:
         self.responses: list[Call] = []     # posts to response_url
         self.violations: list[str] = []
         self._faults: list[tuple[int, dict, dict]] = []
+        self._response_faults: list[int] = []     # statuses for the next posts to response_url
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -144,6 +145,11 @@ class FakeSlack:
         with self._lock:
             self._faults.extend([(status, {}, {"ok": False, "error": error})] * n)
 
+    def fail_response_next(self, n: int = 1, status: int = 500) -> None:
+        """The next ``n`` posts to a response_url get ``status`` (recorded all the same)."""
+        with self._lock:
+            self._response_faults.extend([status] * n)
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -164,8 +170,11 @@ class FakeSlack:
         if path.startswith("/response_url/"):
             with self._lock:
                 self.responses.append(Call(path, args, headers))
+                fault = self._response_faults.pop(0) if self._response_faults else None
             for p in block_problems(args.get("blocks")):
                 self.violations.append(f"response_url: {p}")
+            if fault is not None:
+                return fault, {}, {"ok": False, "error": "fault"}
             return 200, {}, {"ok": True}
         method = path.removeprefix("/api/")
         with self._lock:

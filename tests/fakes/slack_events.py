@@ -5,6 +5,7 @@ Each builder returns ``(body, headers)``; post them to a Flask test client or ov
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 from .slack_api import slack_headers
 
 TEAM, APP, STAFF, STAFF_CHANNEL = "T0001", "A0001", "U0STAFF", "C0STAFF"
+_TRIGGERS = itertools.count(1)
 
 
 def signed(body: str, secret: str, *, content_type: str = "application/json", ts: int | None = None,
@@ -34,11 +36,13 @@ def mention(text: str, secret: str, *, event_id: str = "Ev0001", retry: int | No
     return signed(body, secret, extra=extra)
 
 
-def command(text: str, secret: str, response_url: str, *, name: str = "/tsunagu") -> tuple[bytes, dict]:
-    """A slash command (form-encoded)."""
+def command(text: str, secret: str, response_url: str, *, name: str = "/tsunagu",
+            trigger_id: str | None = None) -> tuple[bytes, dict]:
+    """A slash command (form-encoded); Slack gives every use of a command its own ``trigger_id``."""
+    trigger_id = trigger_id or f"{int(time.time())}.{next(_TRIGGERS)}"
     form = urlencode({"command": name, "text": text, "team_id": TEAM, "user_id": STAFF,
                       "user_name": "staff", "channel_id": STAFF_CHANNEL, "api_app_id": APP,
-                      "response_url": response_url, "trigger_id": "1.2.3"})
+                      "response_url": response_url, "trigger_id": trigger_id})
     return signed(form, secret, content_type="application/x-www-form-urlencoded")
 
 

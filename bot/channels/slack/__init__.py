@@ -1,7 +1,8 @@
 """The Slack channel: staff ask in Slack, and families' consented cases reach them there.
 
-parse: :mod:`.webhook` (verification) and :mod:`.app` (the Bolt app: app_mentions into the inbox,
-the slash command, buttons); render: :mod:`.blocks`; send: :mod:`.send`.  It is the staff channel
+parse: :mod:`.webhook` (verification) and :mod:`.app` (the Bolt app: mentions and ``/tsunagu``
+questions into the inbox, buttons and menus); the worker's answers: :mod:`.answer`; render:
+:mod:`.blocks`; send: :mod:`.send`.  It is the staff channel
 of :mod:`bot.escalation` when ``SLACK_ESCALATION_CHANNEL`` is set.
 
 Switched off, with a log line, unless ``SLACK_SIGNING_SECRET`` and ``SLACK_BOT_TOKEN`` are set.
@@ -10,7 +11,6 @@ Switched off, with a log line, unless ``SLACK_SIGNING_SECRET`` and ``SLACK_BOT_T
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from flask import Blueprint
@@ -18,68 +18,42 @@ from flask import Blueprint
 from ...store import Claimed, Delivery, Outgoing
 from ...worker import Processed
 from ..base import Context, Outcome
+from .answer import NAME, StaffAnswers
 from .app import SlackConfig, build_app
-from .blocks import SlackTexts, alert_outgoing, load_slack_texts, section, triage_blocks, windows_text
+from .blocks import SlackTexts, alert_outgoing, load_slack_texts
 from .send import SlackSender
-from .text import clip, escape
 from .webhook import blueprint
 
 log = logging.getLogger("tsunagu.slack")
-
-NAME = "slack"
-#: A mention of the bot in an app_mention's text (removed before the triage).
-MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 __all__ = ["SlackChannel", "build"]
 
 
 class SlackChannel:
-    """Slack as a :class:`~bot.channels.base.Channel`: answers stored app_mentions in their thread."""
+    """Slack as a :class:`~bot.channels.base.Channel`: staff questions in, answers and alerts out."""
 
     name = NAME
 
     def __init__(self, ctx: Context, texts: SlackTexts):
         settings = ctx.settings
-        self.live = ctx.live
-        self.texts = texts
         config = SlackConfig(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_base_url,
                              settings.slack_escalation_channel)
-        self.bolt = build_app(config, ctx.store, ctx.live, ctx.wake, ctx.clock, texts)
+        self.bolt = build_app(config, ctx.store, ctx.live, ctx.wake, texts)
         self._signing_secret = settings.slack_signing_secret
+        self._answers = StaffAnswers(ctx.live, texts)
         self._sender = SlackSender(self.bolt.client, ctx.store)
 
     def blueprint(self) -> Blueprint:
         return blueprint(self.bolt, self._signing_secret)
 
     def process(self, claimed: Claimed, now: datetime) -> Processed:
-        event = claimed.payload.get("event") or {}
-        text = MENTION.sub("", str(event.get("text") or "")).strip()
-        triage = self.live.current.loaded.triage
-        if not text:
-            return Processed([self._reply(claimed, event, self.texts.help, [section(self.texts.help)])],
-                             result="help")
-        d = triage.decide(text, now=now)
-        reply = escape(d.reply)     # the LINE-side reply: plain text that may repeat the staff's words
-        blocks = [section(reply, verbatim=True)] + triage_blocks(d, self.texts, triage, text)
-        # the family's text has no window list (on LINE the windows are a card): staff get them in
-        # the blocks and, for notifications and clients without blocks, in the text too
-        windows = windows_text(d.windows)
-        return Processed([self._reply(claimed, event, f"{reply}\n\n{windows}".strip(), blocks)],
-                         result=f"mention {d.intent} {d.urgency}", intent=d.intent, urgency=d.urgency)
+        return self._answers.process(claimed, now)
 
     def fallback(self, claimed: Claimed) -> list[Outgoing]:
-        event = claimed.payload.get("event") or {}
-        return [self._reply(claimed, event, self.texts.help, [section(self.texts.help)])]
+        return self._answers.fallback(claimed)
 
     def send(self, delivery: Delivery) -> Outcome:
         return self._sender.send(delivery)
-
-    @staticmethod
-    def _reply(claimed: Claimed, event: dict, text: str, blocks: list[dict]) -> Outgoing:
-        return Outgoing(channel=NAME, user_hash=claimed.user_hash, to_id=None, reply_token=None,
-                        messages=[{"text": clip(text, 3000), "blocks": blocks,
-                                   "thread_ts": event.get("thread_ts") or event.get("ts")}],
-                        retry_key=claimed.event_id, event_ts=claimed.event_ts, target=event.get("channel"))
 
 
 def build(ctx: Context) -> SlackChannel | None:

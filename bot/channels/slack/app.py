@@ -1,7 +1,8 @@
 """The Slack Bolt app (on the same Flask app): what staff do in Slack.
 
-- ``/tsunagu TEXT`` — acknowledged at once with the triage as Block Kit; ``/tsunagu 窓口 AREA``
-  looks up the windows of an area; ``/tsunagu help`` explains.
+- ``/tsunagu TEXT`` (the triage as Block Kit) and ``/tsunagu 窓口 AREA`` (the windows of an area) —
+  stored in the inbox and acknowledged at once (Slack's 3 seconds); the worker answers through the
+  command's ``response_url`` (:mod:`.answer`).  ``/tsunagu help`` is answered in the acknowledgement.
 - ``@つなぐ …`` (app_mention) — stored in the inbox before Slack gets its 200 (deduplicated on
   ``event_id``, so Slack's retries never double-post), answered in the thread by the worker
   (:class:`bot.channels.slack.SlackChannel`).
@@ -18,6 +19,7 @@ No ``auth.test`` at start-up: ``authorize=`` returns the bot token directly.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -32,12 +34,9 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from ...logs import withheld_logger
 from ...store import InboxEvent, Store
-from ...triage.engine import Triage
-from ...triage.extract import find_area
 from ...triage.render import fill
 from ...triage.text import clean
-from .blocks import (REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section, triage_blocks,
-                     windows_text)
+from .blocks import REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section
 from .text import escape, mention
 
 log = logging.getLogger("tsunagu.slack")
@@ -51,22 +50,7 @@ class SlackConfig:
 
 
 # -- the Bolt app --------------------------------------------------------------------------------
-def _area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) -> list[dict]:
-    area = find_area(clean(text), triage.k.gazetteer)
-    if area is None:
-        return [section(texts.area_usage)]
-    directory = triage.k.directory
-    lines = []
-    for cid in texts.area_contacts:
-        windows = directory.windows(cid, area, now)[:2]
-        if windows:
-            lines.append(f"*{directory.contact(cid).label}*\n{windows_text(windows)}")
-    header = fill(texts.area_header, {"area": escape(area.municipality or area.pref)}) or ""
-    return [section(header)] + [section(x) for x in lines]
-
-
-def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None], clock: Callable[[], datetime],
-              texts: SlackTexts) -> App:
+def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None], texts: SlackTexts) -> App:
     client = WebClient(token=config.bot_token, base_url=config.api_base_url,
                        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)])
 
@@ -97,23 +81,18 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         return next()
 
     help_words = {clean(w).lower() for w in texts.help_words}
-    area_words = {clean(w) for w in texts.area_words}
 
     @app.command("/tsunagu")
     def command(ack, command):
+        """Help at once; a question or an area goes to the inbox and is answered by the worker
+        through the command's ``response_url``, like every other event (durable, deduplicated)."""
         text = (command.get("text") or "").strip()
-        triage = live.current.loaded.triage
         if not text or clean(text).lower() in help_words:
             ack(response_type="ephemeral", text=texts.help, blocks=[section(texts.help)])
             return
-        head, _, rest = text.partition(" ")
-        if clean(head) in area_words:
-            blocks = _area_lookup(rest, triage, texts, clock())
-            ack(response_type="ephemeral", text=escape(rest), blocks=blocks)
-            return
-        d = triage.decide(text, now=clock())
-        ack(response_type="ephemeral", text=f"{d.title}（{texts.urgency_labels.get(d.urgency, d.urgency)}）",
-            blocks=triage_blocks(d, texts, triage, text))
+        if store.accept([command_event(command, text, store)])[0]:
+            wake()
+        ack()
 
     @app.action(REVIEW_ACTION)
     def review(ack, body, respond):
@@ -146,6 +125,16 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
                                blocks=alert_blocks(case, texts, taken=taken))
 
     return app
+
+
+def command_event(command: dict, text: str, store: Store) -> InboxEvent:
+    """A ``/tsunagu`` question as an inbox event, deduplicated on its ``trigger_id`` (one per use of
+    the command).  Only the question and where to answer are kept, not who asked."""
+    trigger = str(command.get("trigger_id") or "")
+    key = trigger or hashlib.sha256(json.dumps(command, sort_keys=True).encode()).hexdigest()[:32]
+    user = str(command.get("user_id") or "")
+    return InboxEvent(f"slack:command:{key}", "slack", "command", store.user_hash("slack", user) if user else None,
+                      time.time(), {"text": text, "response_url": str(command.get("response_url") or "")})
 
 
 def _event_ts(event: dict, body: dict) -> float:

@@ -133,7 +133,7 @@ def _admin_notify(settings: Settings, store: Store):
         return None
     from slack_sdk import WebClient
 
-    from .channels.slack.app import admin_notifier
+    from .channels.slack.admin import admin_notifier
 
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_base_url)
     return admin_notifier(client, settings.slack_admin_channel, store)

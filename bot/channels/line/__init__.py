@@ -21,14 +21,14 @@ from ..base import Context, Outcome, inbox_blueprint
 from ..family import FamilyProcessor
 from .messages import build_messages
 from .send import LineSender
-from .webhook import MAX_BODY, parse, source_id
+from .webhook import parse, source_id
 
 log = logging.getLogger("tsunagu.line")
 
 NAME = "line"
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d9e0e-2f4a-5b7c-9d3e-7a1b2c3d4e5f")
 
-__all__ = ["LineChannel", "MAX_BODY", "build", "retry_key"]
+__all__ = ["LineChannel", "build", "retry_key"]
 
 
 def retry_key(event_id: str, seq: int = 0) -> str:

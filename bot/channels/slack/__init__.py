@@ -36,8 +36,7 @@ class SlackChannel:
 
     def __init__(self, ctx: Context, texts: SlackTexts):
         settings = ctx.settings
-        config = SlackConfig(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_base_url,
-                             settings.slack_escalation_channel)
+        config = SlackConfig(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_base_url)
         self.bolt = build_app(config, ctx.store, ctx.live, ctx.wake, texts)
         self._signing_secret = settings.slack_signing_secret
         self._answers = StaffAnswers(ctx.live, texts)

@@ -41,12 +41,14 @@ from .text import escape, mention
 
 log = logging.getLogger("tsunagu.slack")
 
+
 @dataclass(frozen=True)
 class SlackConfig:
+    """What the Bolt app needs to talk to Slack (from SLACK_* settings)."""
+
     signing_secret: str
     bot_token: str
     api_base_url: str
-    escalation_channel: str | None
 
 
 # -- the Bolt app --------------------------------------------------------------------------------
@@ -147,23 +149,3 @@ def _event_ts(event: dict, body: dict) -> float:
         if ts == ts and 0 < ts < 1e11:   # not NaN, seconds since 1970
             return ts
     return time.time()
-
-
-def admin_notifier(client: WebClient, channel: str, store: Store) -> Callable[[list], None]:
-    """Post rejected-reload errors to the admin channel, once per distinct set of errors."""
-    def notify(issues: list) -> None:
-        errs = [i for i in issues if getattr(i, "severity", "error") == "error"]
-        digest = hashlib.sha256("\n".join(str(i) for i in errs).encode()).hexdigest()[:16]
-        if not errs or not store.once(f"reload-error:{digest}"):
-            return
-        lines = "\n".join(f"• `{escape(i.file)}:{i.line}` {escape(i.message)}"
-                           + (f"\n    → {escape(i.hint)}" if i.hint else "") for i in errs[:15])
-        # in code, not in responses/slack.yml: this is said exactly when the files may be broken
-        text = ("⚠️ つなぐ：編集されたファイルにエラーがあるか、これまで正しく読めていた相談の行き先が変わるため、"
-                "前の版のまま動いています。直して保存すると、自動で確かめて読み込み直します。\n" + lines)
-        try:
-            client.chat_postMessage(channel=channel, text=text[:3900])
-        except Exception:  # a notice must never break the reload
-            log.exception("could not post the reload errors to Slack")
-
-    return notify

@@ -9,9 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .triage.decision import Decision
-from .triage.engine import Triage
-from .triage.text import clean
+from .triage import Decision, Triage, clean
 
 
 def _top(values: dict[str, float], n: int) -> list[tuple[str, float]]:
@@ -127,7 +125,7 @@ class _Page:
 
     def label(self, cid: str) -> str:
         try:
-            return self.triage.k.directory.contact(cid).label
+            return self.triage.contact(cid).label
         except KeyError:
             return cid
 

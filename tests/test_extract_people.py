@@ -154,7 +154,7 @@ def test_the_running_bot_reads_people_yml(triage):
 
     from bot.triage.extract.people import DEFAULT_LEXICON
 
-    added = [w for w in triage.k.people.person if w not in DEFAULT_LEXICON.person]
+    added = [w for w in triage._k.people.person if w not in DEFAULT_LEXICON.person]
     assert added, "people.yml adds words for the person"
     word = added[0]
     text = f"{word}が布団を契約した"

@@ -41,16 +41,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from .. import metrics
 from ..logs import withheld_logger
-from ..mask import mask
 from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from .slack_text import clip, escape, mention, mrkdwn, quote
 from ..store import Claimed, InboxEvent, Outgoing, Store
 from ..worker import Processed
-from ..triage.decision import Decision
-from ..triage.engine import Triage
-from ..triage.extract import find_area
-from ..triage.render import fill
-from ..triage.text import clean
+from ..triage import Decision, Triage, clean, fill
 from ..yamlio import load_with_lines
 
 log = logging.getLogger("tsunagu.slack")
@@ -145,7 +140,7 @@ def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) 
     """
     options = [{"text": {"type": "plain_text", "text": i.spec.title[:75]}, "value": i.id}
                for i in triage.intents.values() if i.id not in ("empty_message",)][:OPTIONS_MAX]
-    asked = mask(message, triage.tokenizer, triage.k.masker).replace("|", "｜")
+    asked = triage.mask(message).replace("|", "｜")
     block_id = f"review|{predicted}|{asked}"[:BLOCK_ID_MAX]
     return {"type": "actions", "block_id": block_id,
             "elements": [{"type": "static_select", "action_id": REVIEW_ACTION,
@@ -189,15 +184,14 @@ def alert_outgoing(case: dict, texts: SlackTexts, channel: str, event_ts: float)
 
 # -- the Bolt app --------------------------------------------------------------------------------
 def _area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) -> list[dict]:
-    area = find_area(clean(text), triage.k.gazetteer)
+    area = triage.find_area(text)
     if area is None:
         return [_section(texts.area_usage)]
-    directory = triage.k.directory
     lines = []
     for cid in texts.area_contacts:
-        windows = directory.windows(cid, area, now)[:2]
+        windows = triage.windows(cid, area, now)[:2]
         if windows:
-            lines.append(f"*{directory.contact(cid).label}*\n{_windows_text(windows)}")
+            lines.append(f"*{triage.contact(cid).label}*\n{_windows_text(windows)}")
     header = fill(texts.area_header, {"area": escape(area.municipality or area.pref)}) or ""
     return [_section(header)] + [_section(x) for x in lines]
 
@@ -239,7 +233,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
     @app.command("/tsunagu")
     def command(ack, command):
         text = (command.get("text") or "").strip()
-        triage = live.current.loaded.triage
+        triage = live.triage
         if not text or clean(text).lower() in help_words:
             ack(response_type="ephemeral", text=texts.help, blocks=[_section(texts.help)])
             return
@@ -258,7 +252,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         action = (body.get("actions") or [{}])[0]
         selected = (action.get("selected_option") or {}).get("value", "")
         _, predicted, asked = (action.get("block_id", "").split("|", 2) + ["", ""])[:3]
-        triage = live.current.loaded.triage
+        triage = live.triage
         if selected not in triage.intents or not asked:
             return
         store.add_review(asked, predicted, selected, (body.get("user") or {}).get("id", ""))
@@ -383,7 +377,7 @@ class SlackProcessor:
     def process(self, claimed: Claimed, now: datetime) -> Processed:
         event = claimed.payload.get("event") or {}
         text = _MENTION.sub("", str(event.get("text") or "")).strip()
-        triage = self.live.current.loaded.triage
+        triage = self.live.triage
         if not text:
             return Processed([self._reply(claimed, event, self.texts.help, [_section(self.texts.help)])],
                              result="help")

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EMERGENCY_IDS = ("emergency_110", "emergency_119")
+from .policy import EMERGENCY_IDS
 
 
 class FrameSpec(BaseModel):

@@ -29,10 +29,10 @@ from typing import Any
 
 import phonenumbers
 
-from .hours import Schedule, parse_hours
-from .issues import Issue
-from .triage.facts import Area
-from .yamlio import line_of, load_with_lines
+from ..hours import Schedule, parse_hours
+from ..issues import Issue
+from .facts import Area
+from ..yamlio import line_of, load_with_lines
 
 CONTACTS_FILE = "contacts.yml"
 DIRECTORY = "directory"

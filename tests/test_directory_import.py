@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Settings
-from bot.triage.directory import format_phone, load_directory
+from bot.triage import format_phone, load_directory
 from bot.directory_import import (FIELDS, KOKUSEN_URL, SOURCE_TITLE, CenterRow, ImportFormatError, ImportedRow,
                                   build_hours, clean_notes, clean_phone, day_hours, derive_municipality,
                                   parse_time, plan_import, planned_rows, read_directory_csv, read_kokusen_csv,

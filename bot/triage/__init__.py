@@ -14,9 +14,9 @@ from .render import fill
 from .intents import FEW_EXAMPLES
 from .model import FOLDS, train
 from .extract.area import Gazetteer, find_area
-from .directory import CONTACTS_FILE, DIRECTORY, format_phone, load_directory
+from .directory import CONTACTS_FILE, DIRECTORY, format_phone
 from .engine import Triage
-from .loader import KnowledgeError, Loaded, load, load_gazetteer
+from .loader import KnowledgeError, Loaded, load, load_directory, load_gazetteer
 
 __all__ = [
     "Area",             # a place (prefecture, municipality, code): sessions remember it

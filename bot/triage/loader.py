@@ -30,8 +30,8 @@ from ..cache_lock import cache_lock
 from ..config import Settings
 from ..issues import Issue, errors
 from ..yamlio import YamlError, line_of, load_with_lines
-from .consumer_law import load_law
-from .directory import load_directory
+from .consumer_law import LawBook, parse_law
+from .directory import CONTACTS_FILE, DIRECTORY, Directory, build_directory, listed_files
 from .engine import Knowledge, Triage
 from .extract.area import Gazetteer, PostalIndex
 from .extract.people import DEFAULT_LEXICON, PeopleLexicon
@@ -242,7 +242,7 @@ def load(settings: Settings | None = None) -> Loaded:
     topics, topic_lines = (load_yaml_model(intents_dir / "_topics.yml", TopicsSpec, root, issues)
                            if (intents_dir / "_topics.yml").exists() else (None, {}))
     windows_data, _ = _load_plain(intents_dir / "_lexicon" / "windows.yml", root, issues)
-    people = _load_people(intents_dir / "_lexicon" / "people.yml", root, issues)
+    people = load_people(intents_dir / "_lexicon" / "people.yml", root, issues)
     replies_spec, _ = load_yaml_model(responses_dir / "replies.yml", RepliesSpec, root, issues)
     advice: dict[str, tuple[list[str], str, dict]] = {}
     for path in sorted((responses_dir / "replies").glob("*.yml")):
@@ -300,6 +300,39 @@ def load(settings: Settings | None = None) -> Loaded:
         issues.append(Issue(where.file if where else "intents/_signals.yml", 0, "warning",
                             f"{owner}: {text!r} {problem}"))
     return Loaded(triage, issues, version)
+
+
+# -- the directory ------------------------------------------------------------------------------
+def load_directory(responses_dir: Path) -> Directory:
+    """``contacts.yml`` and the CSVs it lists (a CSV named there but absent is an issue of the directory)."""
+    responses_dir = Path(responses_dir)
+    root = responses_dir.parent
+    contacts_path = responses_dir / CONTACTS_FILE
+    contacts_file = _rel(contacts_path, root)
+    data, lines = load_with_lines(contacts_path)
+    national, local = listed_files(data, contacts_file)
+    csv_files = []
+    for name in national + local:
+        path = responses_dir / DIRECTORY / name
+        csv_files.append((name, _rel(path, root), _csv_rows(path)) if path.is_file() else (name, None, None))
+    return build_directory(data, lines, csv_files, contacts_file)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Each row of a CSV with the line it ends on (a quoted field may span lines)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return [(reader.line_num, row) for row in reader]
+
+
+# -- consumer law --------------------------------------------------------------------------------
+def load_law(path: Path) -> LawBook:
+    """``responses/consumer_law.yml``; raise ValueError listing every problem if it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}:0: cannot read: {exc}") from exc
+    return parse_law(str(path), text)
 
 
 # -- places ------------------------------------------------------------------------------------
@@ -443,7 +476,7 @@ def _load_plain(path: Path, root: Path, issues: list[Issue]):
         return None, {}
 
 
-def _load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
+def load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
     """``_lexicon/people.yml``: words added to the people extractor's built-in lists (optional file)."""
     if not path.exists():
         return DEFAULT_LEXICON

@@ -213,7 +213,7 @@ class Directory:
         named = None if local.entry or not spec.unlisted else local.unlisted
         if named:
             place = named.municipality or named.pref
-            note = _fill(spec.unlisted, {"name": named.name, "place": place, "pref": named.pref,
+            note = _fill_or_blank(spec.unlisted, {"name": named.name, "place": place, "pref": named.pref,
                                          "municipality": place})
             out.append(Window(spec.id, named.name, "guide", None, "", None, note, named.source_url,
                               why=spec.why or spec.explain))
@@ -269,9 +269,9 @@ class Directory:
         """The contacts.yml note saying why this level was chosen (``entry``: the row it is about)."""
         template = spec.notes.get(key, "") if key else ""
         if not template or area is None:
-            return _fill(template, {"name": entry.name})
+            return _fill_or_blank(template, {"name": entry.name})
         municipality = entry.municipality or area.city or area.municipality or ""
-        return _fill(template, {"pref": area.pref, "municipality": municipality,
+        return _fill_or_blank(template, {"pref": area.pref, "municipality": municipality,
                                 "place": municipality or area.pref, "name": entry.name})
 
     def _window(self, spec: ContactSpec, entry: Entry, level: str, note: str, now: datetime) -> Window:
@@ -470,7 +470,8 @@ def _level(reason: str) -> str:
     return "municipal" if reason == "municipal" else "prefectural"
 
 
-def _fill(template: str, values: Mapping[str, str]) -> str:
+def _fill_or_blank(template: str, values: Mapping[str, str]) -> str:
+    """A note with an unknown field left blank (unlike :func:`bot.triage.render.fill`, which drops the line)."""
     return string.Formatter().vformat(template, (), _Blank(values))
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
-from .consumer_law import LawBook
-from .decision import Decision, Reason
-from .directory import ContactSpec, Directory
+from ..issues import Issue
+from .consumer_law import LawBook, LawPoint, contract_date
+from .decision import Decision, Reason, Trace
+from .directory import ContactSpec, Directory, Window
 from .extract import extract
 from .extract.area import Gazetteer, find_area
 from .extract.people import DEFAULT_LEXICON, PeopleLexicon
@@ -32,7 +33,6 @@ from .topics import Topic, TopicsSpec
 from .text import clean, has_words
 from . import policy
 from .policy import Policy
-from .consumer_law import contract_date
 
 #: Keywords about what was extracted rather than words: ``$amount: 1`` scores when a sum of money is named.
 FACT_KEYWORDS = {
@@ -185,16 +185,6 @@ class Triage:
         return out
 
     # -- what the edges may ask of the knowledge ---------------------------------------
-    @property
-    def version(self) -> str:
-        """The id of the knowledge files this triage was built from (/healthz, logs)."""
-        return self._k.version
-
-    @property
-    def topics(self) -> TopicsSpec | None:
-        """The quick-reply topics offered when unsure (None: the file is absent)."""
-        return self._k.topics
-
     def topic(self, label: str) -> Topic | None:
         """The topic a family tapped (or typed) by its button label."""
         return self._k.topics.by_label(label) if self._k.topics else None
@@ -207,13 +197,20 @@ class Triage:
         """A window's label and explanation, for text written to staff and admins."""
         return self._k.directory.contact(contact_id)
 
-    def windows(self, contact_id: str, area: Area | None, now: datetime) -> list:
+    def windows(self, contact_id: str, area: Area | None, now: datetime) -> list[Window]:
         """The windows of a contact for an area at a time (local first, then the fallbacks)."""
         return self._k.directory.windows(contact_id, area, now)
 
-    def directory_issues(self) -> list:
+    def directory_issues(self) -> list[Issue]:
         """What `tsunagu check` reports about the directory (numbers, hours, unused rows)."""
         return self._k.directory.validate()
+
+    def read(self, text: str) -> Trace:
+        """The cleaned text, tokens and matched patterns of ``text``, for explaining a decision that
+        carries none (an answer to a tapped topic, a message without words)."""
+        cleaned = clean(text)
+        tokens = self.tokenizer.tokenize(cleaned) if cleaned.strip() else []
+        return Trace(cleaned, tuple(tokens), tuple(self.index.hits(tokens, cleaned)))
 
     def mask(self, text: str) -> str:
         """The text with what identifies a person replaced by ●● (before it leaves the conversation)."""
@@ -261,7 +258,7 @@ class Triage:
                             tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points,
                             unsure=bool(topics), topics=topics, danger_cue=danger_cue,
                             probabilities=probs, evidence=evidence, analysed=min(len(cleaned), MODEL_CHARS),
-                            length=len(cleaned))
+                            length=len(cleaned), trace=Trace(cleaned, tuple(tokens), tuple(hits)))
 
     def answer_topic(self, intent_id: str, area: Area | None, *, now: datetime) -> Decision:
         """Answer the worry a family picked from the topics offered when tsunagu was unsure."""
@@ -318,7 +315,7 @@ class Triage:
 
     def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,
                 fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
-                law: Sequence[Any], advice: bool = True, **extra: Any) -> Decision:
+                law: Sequence[LawPoint], advice: bool = True, **extra: Any) -> Decision:
         windows = self._windows(contacts, facts.area, now)
         needs_area = facts.area is None and any(c in self._k.replies.area_sensitive for c in contacts[:2]) \
             and urgency in ("urgent", "normal") and not extra.get("unsure")
@@ -326,4 +323,4 @@ class Triage:
                             title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
                             reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area,
                             explain_windows=intent.spec.contacts_from_mentions and advice, **extra)
-        return replace(decision, reply=self._k.replies.render(decision, self._k.directory, now, advice=advice))
+        return replace(decision, reply=self._k.replies.render(decision, self._k.directory, advice=advice))

@@ -24,12 +24,11 @@ def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFA
 
     ``look_for_area=False`` skips the place-name scan (the caller knows there is none).
     """
-    signer, signer_text = find_signer(text, people)
+    signer, _ = find_signer(text, people)
     return Facts(
         area=find_area(text, gaz) if look_for_area else None,
         dates=tuple(attach_to_signing(find_dates(text, today), text, people.signing_re)),
         amounts=tuple(find_amounts(text)),
         ages=tuple(find_ages(text, people)),
         signer=signer,
-        signer_text=signer_text,
     )

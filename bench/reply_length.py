@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
 from bot.evaluate import LengthSummary, read_cases, reply_lengths  # noqa: E402
-from bot.knowledge import load  # noqa: E402
+from bot.triage import load  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 DATA = ROOT / "tests" / "data"

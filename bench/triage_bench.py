@@ -50,10 +50,8 @@ from sudachipy import Dictionary, SplitMode  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.evaluate import read_cases, routed_ok, score_cases  # noqa: E402
-from bot.knowledge import load  # noqa: E402
 from bot.live import settle  # noqa: E402
-from bot.triage.model import train  # noqa: E402
-from bot.triage.text import clean  # noqa: E402
+from bot.triage import clean, load, train  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 DATA = ROOT / "tests" / "data"

@@ -14,8 +14,7 @@ from .config import Settings
 from . import gate
 from .evaluate import ALIKE, WEAK_ACCURACY, cross_validate
 from .issues import Issue
-from .knowledge import KnowledgeError, load
-from .triage.intents import FEW_EXAMPLES
+from .triage import FEW_EXAMPLES, KnowledgeError, load
 from .yamlio import line_of
 
 
@@ -40,7 +39,7 @@ def run_check(settings: Settings, now: datetime) -> list[Issue]:
 
 def _directory_issues(triage) -> list[Issue]:
     out = []
-    for i in triage.k.directory.validate():
+    for i in triage.directory_issues():
         out.append(Issue(str(i.file), int(i.line), i.severity, i.message, getattr(i, "hint", "")))
     return out
 

@@ -26,7 +26,7 @@ def _now(settings: Settings, at: str | None) -> datetime:
 
 
 def _load(settings: Settings):
-    from .knowledge import KnowledgeError, load
+    from .triage import KnowledgeError, load
 
     from .live import settle
 
@@ -361,7 +361,7 @@ def _gate_staged(settings: Settings, rows) -> list:
 
     from .directory_import import staged_responses
     from .gate import admit
-    from .knowledge import KnowledgeError, load
+    from .triage import KnowledgeError, load
 
     with staged_responses(rows, settings.responses_dir) as staged:
         try:

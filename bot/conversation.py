@@ -32,13 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .mask import mask
-from .triage.decision import Decision
-from .triage.engine import Triage
-from .triage.extract import find_area
-from .triage.facts import Area
-from .triage.render import fill
-from .triage.text import clean
+from .triage import Area, Decision, Triage, clean, fill
 from .yamlio import load_with_lines
 
 #: How long the area and the last worry are remembered (seconds).
@@ -188,7 +182,7 @@ class Conversation:
         return self._answer(decision, session, text, now)
 
     def on_location(self, address: str, session: dict | None, now: datetime) -> Turn:
-        area = find_area(clean(address or ""), self.triage.k.gazetteer)
+        area = self.triage.find_area(address or "")
         if area is None:
             return Turn("area_only", self.texts.location_unknown, None, session, ask_area=True)
         return self._area_given(area, session, now)
@@ -200,8 +194,7 @@ class Conversation:
         asked = (session or {}).get("asked") or {}
         if asked and now.timestamp() - asked.get("asked_at", 0) <= ASK_SECONDS and said in asked.get("topics", {}):
             return asked["topics"][said]
-        topics = self.triage.k.topics
-        topic = topics.by_label(said) if topics else None
+        topic = self.triage.topic(said)
         return topic.intent if topic else None
 
     def _area_given(self, area: Area, session: dict | None, now: datetime) -> Turn:
@@ -235,7 +228,7 @@ class Conversation:
             data["pending_consent"] = {
                 "intent": decision.intent, "title": decision.title, "urgency": decision.urgency,
                 "area": (area.municipality or area.pref) if area else "",
-                "excerpt": mask(text, self.triage.tokenizer, self.triage.k.masker)[:EXCERPT_CHARS],
+                "excerpt": self.triage.mask(text)[:EXCERPT_CHARS],
                 "asked_at": now.timestamp(),     # an emergency's is asked later, but counts from now
                 **({"deferred": True} if emergency else {}),
             }

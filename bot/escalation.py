@@ -20,7 +20,7 @@ from typing import Callable
 
 from .conversation import Turn
 from .store import Outgoing
-from .triage.render import fill
+from .triage import fill
 
 #: Builds the staff alert for one case: (case, when the family wrote) → an outbox row.
 Alert = Callable[[dict, float], Outgoing]

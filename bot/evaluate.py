@@ -9,10 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .triage.engine import Triage
-from .triage.model import FOLDS, train
-
-EMERGENCY_IDS = ("emergency_110", "emergency_119")
+from .triage import EMERGENCY_IDS, FOLDS, Triage, train
 
 
 def routed_ok(primary: str | None, required: Iterable[str], urgency: str, contacts: list[str],

@@ -9,9 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .triage.decision import Decision
-from .triage.engine import Triage
-from .triage.text import clean
+from .triage import Decision, Triage
 
 
 def _top(values: dict[str, float], n: int) -> list[tuple[str, float]]:
@@ -26,7 +24,7 @@ class Report:
 
 def explain_text(triage: Triage, text: str, now: datetime) -> Report:
     decision = triage.decide(text, now=now)
-    tokens = triage.tokenizer.tokenize(clean(text))
+    tokens = (decision.trace or triage.read(text)).tokens
     data = decision.explain()
     data["tokens"] = [{"surface": t.surface, "normalized": t.norm, "key": t.key, "pos": t.pos} for t in tokens]
     data["windows"] = [{"contact": w.contact_id, "name": w.name, "level": w.level,
@@ -127,7 +125,7 @@ class _Page:
 
     def label(self, cid: str) -> str:
         try:
-            return self.triage.k.directory.contact(cid).label
+            return self.triage.contact(cid).label
         except KeyError:
             return cid
 
@@ -167,10 +165,9 @@ def for_page(triage: Triage, text: str, now: datetime, decision: Decision | None
     ``untranslated`` lists reason texts that have no Japanese yet (shown as they are).
     """
     decision = decision or triage.decide(text, now=now)
-    cleaned = clean(text)
-    tokens = triage.tokenizer.tokenize(cleaned) if cleaned.strip() else []
-    hits = {(h.pattern.owner, h.pattern.text, h.pattern.role): h for h in triage.index.hits(tokens, cleaned)}
-    p = _Page(triage, cleaned, tokens, hits, now, [])
+    trace = decision.trace or triage.read(text)
+    hits = {(h.pattern.owner, h.pattern.text, h.pattern.role): h for h in trace.hits}
+    p = _Page(triage, trace.cleaned, list(trace.tokens), hits, now, [])
     words = [_word(p, r, decision) for r in decision.reasons if r.kind == "keyword"]
     dangers = list({(d["intent"], d["surface"], d["why"]): d for d in
                     (_danger(p, r) for r in decision.reasons if r.kind == "danger" and r.text != "yields")}.values())
@@ -180,7 +177,7 @@ def for_page(triage: Triage, text: str, now: datetime, decision: Decision | None
                                 *decision.scores]))
     return {
         "now": format_now(now),
-        "message": cleaned,
+        "message": trace.cleaned,
         "intent": {"id": decision.intent, "title": p.title(decision.intent)},
         "also": [{"id": i, "title": p.title(i)} for i in decision.fired if i != decision.intent],
         "urgency": {"id": decision.urgency, "label": URGENCY_JA.get(decision.urgency, decision.urgency),
@@ -205,7 +202,7 @@ def for_page(triage: Triage, text: str, now: datetime, decision: Decision | None
                     "fired": iid in fired,
                     "words": [w["surface"] + f" {w['weight']:+g}" for w in words if w and w["intent"] == iid]}
                    for iid in shown if iid in triage.intents],
-        "tokens": [{"surface": t.surface, "key": t.key} for t in tokens if t.pos != "空白"],
+        "tokens": [{"surface": t.surface, "key": t.key} for t in trace.tokens if t.pos != "空白"],
         "untranslated": list(dict.fromkeys(p.untranslated)),
     }
 

@@ -305,7 +305,7 @@ def write_result(path: Path, ev: Evaluation) -> None:
 
 def evaluate(loaded, settings: Settings) -> Evaluation:
     """Replay every item on ``loaded`` (a ``knowledge.Loaded``); kept per key, made once across processes."""
-    from .knowledge import cache_lock
+    from .cache_lock import cache_lock
 
     digest, cases, problems = read_cases(settings)
     key = result_key(loaded.version, digest)
@@ -339,7 +339,7 @@ def _prune(cache_dir: Path) -> None:
 def last_good(settings: Settings) -> Evaluation | None:
     """The results of the last good copy of the files (None: there is none).  Read from its
     ``gate.json`` when they were made by this code on these cases, else replayed once on the copy."""
-    from .knowledge import KnowledgeError, load
+    from .triage import KnowledgeError, load
     from .reload import snapshot_dir
 
     snap = snapshot_dir(settings)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .conversation import Conversation, load_texts
-from .knowledge import Loaded, load
+from .triage import Loaded, Triage, load
 
 log = logging.getLogger("tsunagu.live")
 
@@ -22,6 +22,10 @@ class Version:
     @property
     def id(self) -> str:
         return self.loaded.version
+
+    @property
+    def triage(self) -> Triage:
+        return self.loaded.triage
 
 
 def build(settings: Settings, *, escalation: bool | None = None) -> Version:
@@ -56,6 +60,11 @@ class Live:
     @property
     def current(self) -> Version:
         return self._current
+
+    @property
+    def triage(self) -> Triage:
+        """The current version's triage: take it once per request (a reload may swap it meanwhile)."""
+        return self._current.triage
 
     def conversation(self) -> Conversation:
         return self._current.conversation

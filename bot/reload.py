@@ -28,7 +28,7 @@ from typing import Callable
 from . import gate
 from .config import Settings
 from .issues import Issue, errors
-from .knowledge import KnowledgeError, load
+from .triage import KnowledgeError, load
 from .live import Live, Version, build
 
 log = logging.getLogger("tsunagu.reload")

@@ -30,8 +30,6 @@ from .channels.line.webhook import MAX_BODY
 from .channels.line.messages import build_messages
 from .explain import for_page
 from .live import Version
-from .triage.extract import find_area
-from .triage.text import clean
 
 if TYPE_CHECKING:
     from .web import Services
@@ -98,7 +96,7 @@ def blueprint(services: Services) -> Blueprint:
         current = services.live.current
         session = None
         if area_text and area_text.strip():
-            area = find_area(clean(area_text[:AREA_MAX]), current.loaded.triage.k.gazetteer)
+            area = current.triage.find_area(area_text[:AREA_MAX])
             if area is None:
                 return _error("地域を読み取れませんでした。郵便番号（060-0001）か市区町村名（札幌市）で書いてください", 400)
             session = {"area": asdict(area)}
@@ -159,7 +157,7 @@ def answer(current: Version, text: str, session: dict | None, now: datetime) -> 
         "area": decision.facts.area.public() if decision and decision.facts.area else None,
         "reply": turn.text,
         "line": build_messages(turn, conversation.texts),
-        "explanation": for_page(current.loaded.triage, text, now, decision),
+        "explanation": for_page(current.triage, text, now, decision),
     }
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Settings
-from bot.knowledge import load
+from bot.triage import load
 
 DATA = Path(__file__).parent / "data"
 #: A fixed "now" for reproducible tests: Friday 2026-11-27, 10:00 in Japan.

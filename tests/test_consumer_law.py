@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.triage.consumer_law import (
-    LawBook,
-    contract_date,
-    cooling_off_deadline,
-    format_date,
-    load_law,
-    validate,
-)
+from bot.triage.consumer_law import LawBook, contract_date, cooling_off_deadline, format_date, validate as validate_text
 from bot.triage.facts import DateMention
+from bot.triage.loader import load_law
 
 ROOT = Path(__file__).resolve().parents[1]
 LAW_FILE = ROOT / "responses" / "consumer_law.yml"
@@ -33,6 +27,11 @@ TODAY = date(2026, 11, 27)
 @pytest.fixture(scope="module")
 def book() -> LawBook:
     return load_law(LAW_FILE)
+
+
+def validate(path: Path):
+    """The issues of a law file on disk (the loader reads it, the core checks the text)."""
+    return validate_text(str(path), path.read_text(encoding="utf-8"))
 
 
 def one(book: LawBook, pid: str, contract: date | None, today: date = TODAY, **kw):

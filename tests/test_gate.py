@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from bot import gate
 from bot.cli import cli
 from bot.config import Settings
-from bot.knowledge import load
+from bot.triage import load
 from bot.reload import snapshot_dir, start
 from fakes.slack_api import FakeSlack
 from servers import ServerProcess, get, post_json, seed_cache, until

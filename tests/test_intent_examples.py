@@ -32,7 +32,7 @@ def test_examples_teach_each_worry(triage, folds):
     """Every worry with enough examples recognises most of its examples when they were left out of
     training (a weak intent needs more, or more varied, examples).  Safety nets (``generic``) and
     small talk (rule info and below) are what is left when nothing else fits: they are not held to it."""
-    order = triage.k.policy.order
+    order = triage._k.policy.order
     weak = {iid: f"{r.correct}/{r.total}" for iid, r in folds.items()
             if r.total >= 12 and triage.intents[iid].spec.danger is None and not triage.intents[iid].spec.generic
             and order[triage.intents[iid].rule] < order["info"] and r.accuracy < WEAK_ACCURACY}

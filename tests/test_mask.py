@@ -1,4 +1,4 @@
-"""Masking (bot/mask.py): the table of tests/data/mask_cases.jsonl — every form that must be hidden and
+"""Masking (bot/triage/mask.py): the table of tests/data/mask_cases.jsonl — every form that must be hidden and
 everything that must stay — plus properties that hold for any input, and the mask.yml loader."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from bot.cli import cli
 from bot.config import Settings
-from bot.knowledge import MASK_FILE, model_files_version
-from bot.mask import MASK, Masker, mask
+from bot.triage.loader import MASK_FILE, model_files_version
+from bot.triage.mask import MASK, Masker
 from test_check import copy  # noqa: F401  (fixture: a private copy of the shipped files)
 
 DATA = Path(__file__).parent / "data"
@@ -40,7 +40,7 @@ def test_the_table_is_large_and_well_formed():
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_mask_table(case, triage):
-    out = triage.k.masker.mask(case["text"], triage.tokenizer)
+    out = triage.mask(case["text"])
     leaks = [h for h in case["must_hide"] if h in out or _nfkc(h) in out]
     lost = [k for k in case["must_keep"] if _nfkc(k) not in out]
     assert not leaks and not lost, f"{case['note']}: {out!r} leaks {leaks}, lost {lost}"
@@ -48,19 +48,19 @@ def test_mask_table(case, triage):
         assert MASK in out
 
 
-def test_the_function_and_the_callers_use_the_masker_of_the_knowledge(triage):
-    """One Masker per knowledge version (patterns compiled at load), reached as ``triage.k.masker``."""
-    assert isinstance(triage.k.masker, Masker)
+def test_the_callers_use_the_masker_of_the_knowledge(triage):
+    """One Masker per knowledge version (patterns compiled at load); callers reach it as ``triage.mask``."""
+    assert isinstance(triage._k.masker, Masker)
     text = "田中です。090-1234-5678"
-    assert mask(text, triage.tokenizer, triage.k.masker) == triage.k.masker.mask(text, triage.tokenizer)
+    assert triage.mask(text) == triage._k.masker.mask(text, triage.tokenizer) != text
 
 
 def test_every_directory_number_stays(triage):
     """A public window's number is not personal: each phone of the directory CSVs is kept."""
-    phones = {e.phone.display for e in triage.k.directory.entries if e.phone}
+    phones = {e.phone.display for e in triage._k.directory.entries if e.phone}
     assert len(phones) > 50
     for display in sorted(phones):
-        out = triage.k.masker.mask(f"{display}に電話しました", triage.tokenizer)
+        out = triage.mask(f"{display}に電話しました")
         assert display in out, (display, out)
 
 
@@ -75,7 +75,7 @@ PROPERTY = hsettings(max_examples=80, deadline=None, suppress_health_check=[Heal
 @PROPERTY
 @given(text=st.one_of(ANY_TEXT, MIXED))
 def test_never_crashes_is_stable_and_bounded(triage, text):
-    masker = triage.k.masker
+    masker = triage._k.masker
     out = masker.mask(text, triage.tokenizer)
     assert isinstance(out, str)
     out.encode("utf-8")                                     # no lone surrogate survives
@@ -85,7 +85,7 @@ def test_never_crashes_is_stable_and_bounded(triage, text):
 
 @pytest.mark.parametrize("text", ["\ud800田中さん 090-1234-5678", "ﷺ" * 40, "", "   ", "●●さん", "\ud83d\ude00" * 3])
 def test_odd_unicode(triage, text):
-    out = triage.k.masker.mask(text, triage.tokenizer)
+    out = triage.mask(text)
     out.encode("utf-8")
     assert "1234" not in out and "田中" not in out
     assert len(out) <= max(2 * len(text), len(MASK))

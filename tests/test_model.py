@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bot.knowledge import load
+from bot.triage import load
 from bot.triage.model import Sample, train
 from tests.conftest import NOW
 

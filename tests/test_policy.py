@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import KnowledgeError, load
+from bot.triage import KnowledgeError, load
 from tests.conftest import NOW
 
 DEBT_AND_SALE = "訪問販売で高い布団を買わされて、支払いのために消費者金融3社から借金を重ねてしまいました"
@@ -53,7 +53,7 @@ def swap_rules(path: Path, first: str, second: str) -> None:
 
 
 def test_every_shipped_intent_names_a_rule_of_the_policy(triage):
-    order = triage.k.policy.order
+    order = triage._k.policy.order
     assert list(order)[:3] == ["danger_now", "staff_record", "suicidal_thoughts"]
     assert {i.rule for i in triage.intents.values()} <= set(order)
     assert all(i.rule == "danger_now" for i in triage.intents.values() if i.spec.danger is not None)

@@ -94,7 +94,7 @@ def test_a_server_started_on_broken_files_runs_on_the_last_good_copy(copy):
 
 
 def test_no_snapshot_and_broken_files_is_a_clear_error(copy):
-    from bot.knowledge import KnowledgeError
+    from bot.triage import KnowledgeError
 
     (copy.intents_dir / "tenken.yml").write_text("id: [broken\n", encoding="utf-8")
     with pytest.raises(KnowledgeError) as exc:

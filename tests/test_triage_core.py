@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
+import threading
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -18,7 +21,7 @@ DIRECTORY = Settings.from_env({}).responses_dir / "directory"
 def _valid(triage, d) -> None:
     assert d.intent in triage.intents
     assert d.urgency in URGENCIES
-    known = set(triage.k.directory.contact_ids())
+    known = set(triage._k.directory.contact_ids())
     assert all(c in known for c in d.contacts)
     assert len(set(d.contacts)) == len(d.contacts)
     assert isinstance(d.reply, str) and d.reply.strip()
@@ -141,3 +144,46 @@ def test_concurrent_decisions_from_many_threads(triage):
     for t in threads:
         t.join()
     assert errors == []
+
+
+# -- no I/O while deciding ---------------------------------------------------------------------------
+#: Audit events that mean a file, a database or the network was touched.
+IO_EVENTS = ("open", "sqlite3.connect", "socket.connect", "socket.getaddrinfo", "os.listdir", "os.scandir",
+             "subprocess.Popen")
+_watching: list[tuple[str, str]] | None = None   # the audit hook (which cannot be removed) records only while set
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _watching is not None and event in IO_EVENTS:
+        _watching.append((event, str(args[0]) if args else ""))
+
+
+sys.addaudithook(_audit)
+
+
+def test_a_decision_touches_no_file_or_database(triage):
+    """A postal code, a place name, an amount and a date (law points, windows, hours, reply text):
+    decided in a new thread (a per-thread database connection would be opened there) and at a minute
+    not decided before (no cached windows), nothing is opened."""
+    global _watching
+    texts = ["〒060-0001 に住む母が訪問販売で50万円の布団を契約しました。11月20日です",
+             "郵便番号は 980-0811 です。息子がひきこもっています",
+             "大阪市北区に住んでいます。屋根の無料点検で工事を契約してしまった"]
+    for text in texts:
+        triage.decide(text, now=NOW)          # first use of lazily built helpers is not what is measured
+    decided: list = []
+    later = NOW + timedelta(days=1, minutes=7)
+
+    def work() -> None:
+        decided.extend(triage.decide(text, now=later) for text in texts)
+
+    _watching = []
+    try:
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+    finally:
+        seen, _watching = _watching, None
+    assert [d.facts.area.municipality for d in decided] == ["札幌市中央区", "仙台市青葉区", "大阪市北区"]
+    assert all(d.windows for d in decided)
+    assert seen == [], seen

@@ -1,8 +1,8 @@
 """Consumer-law points for a reply: cooling-off deadlines and the rules around them.
 
-The words and sources live in ``responses/consumer_law.yml``; this module picks the
-contract date, computes the deadline and fills the templates.  Pure apart from
-:func:`load_law` and :func:`validate`, which read the file.
+The words and sources live in ``responses/consumer_law.yml`` (read by :mod:`bot.triage.loader`);
+this module checks and parses its text, picks the contract date, computes the deadline and
+fills the templates.  Pure: it reads no file.
 
 Deadline rule (anchors.md §B2): the period counts the day the contract document is
 received as day 1, so 8 days from 11/20 ends on 11/27.
@@ -14,12 +14,11 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from bot.triage.facts import DateMention
+from .facts import DateMention
 
 #: Ids the code itself refers to (the minor / adult switch).
 MINOR = "minor_cancel"
@@ -175,13 +174,12 @@ class LawBook:
         )
 
 
-def load_law(path: str | Path) -> LawBook:
-    """Load a law file; raise ValueError listing every problem if it is invalid."""
-    issues = validate(path)
+def parse_law(file: str, text: str) -> LawBook:
+    """The law book of a file's text; raise ValueError listing every problem if it is invalid."""
+    issues = validate(file, text)
     if issues:
         raise ValueError("\n".join(map(str, issues)))
-    with open(path, encoding="utf-8") as fh:
-        return LawBook.from_dict(yaml.safe_load(fh))
+    return LawBook.from_dict(yaml.safe_load(text))
 
 
 # ---------------------------------------------------------------- validation
@@ -228,14 +226,10 @@ def _check_sources(file: str, node: yaml.Node | None, line: int, what: str) -> l
     ]
 
 
-def validate(path: str | Path) -> list[Issue]:
-    """Check a law file: structure, ids, days, sources and placeholders."""
-    file = str(path)
+def validate(file: str, text: str) -> list[Issue]:
+    """Check the text of a law file: structure, ids, days, sources and placeholders."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            root = yaml.compose(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Issue(file, 0, f"cannot read: {exc}")]
+        root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [Issue(file, mark.line + 1 if mark else 0, f"YAML error: {exc}")]

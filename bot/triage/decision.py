@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .consumer_law import LawPoint
+from .directory import Window
 from .facts import Facts
+from .matcher import Hit
+from .tokenize import Token
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,18 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Trace:
+    """What a decision read: the cleaned text, its tokens and the patterns found in it.
+
+    Kept on the :class:`Decision` so that ``tsunagu explain`` and /try explain the decision
+    they show without cleaning, tokenizing and matching the message a second time."""
+
+    cleaned: str
+    tokens: tuple[Token, ...]
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class Decision:
     intent: str
     urgency: str
@@ -30,8 +46,8 @@ class Decision:
     scores: dict[str, float] = field(default_factory=dict)
     fired: tuple[str, ...] = ()
     reasons: tuple[Reason, ...] = ()
-    law: tuple[Any, ...] = ()
-    windows: tuple[Any, ...] = ()
+    law: tuple[LawPoint, ...] = ()
+    windows: tuple[Window, ...] = ()   # the first window of each contact, for this area at this time
     needs_area: bool = False
     explain_windows: bool = False   # a question about windows: say what each one does
     unsure: bool = False            # the reply asks which worry it is (quick replies: ``topics``)
@@ -41,6 +57,7 @@ class Decision:
     evidence: dict[str, float] = field(default_factory=dict)       # model + keywords, per worry
     analysed: int = 0               # characters read (a longer message is read up to a limit)
     length: int = 0                 # characters in the cleaned message
+    trace: Trace | None = field(default=None, compare=False, repr=False)  # None: not decided from a text
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON of DESIGN.md, plus a few documented extras."""

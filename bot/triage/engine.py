@@ -1,7 +1,7 @@
 """The triage core: text (+ what the session remembers) in, a decision out.
 
 Pure: no files, no network, no clock.  Everything it knows comes in a
-:class:`Knowledge` built by :mod:`bot.knowledge`; the time comes as an argument.
+:class:`Knowledge` built by :mod:`bot.triage.loader`; the time comes as an argument.
 """
 
 from __future__ import annotations
@@ -13,22 +13,26 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
-from .decision import Decision, Reason
+from ..issues import Issue
+from .consumer_law import LawBook, LawPoint, contract_date
+from .decision import Decision, Reason, Trace
+from .directory import ContactSpec, Directory, Window
 from .extract import extract
-from .extract.area import Gazetteer
+from .extract.area import Gazetteer, find_area
 from .extract.people import DEFAULT_LEXICON, PeopleLexicon
 from .facts import Area, Facts
 from .features import MODEL_CHARS, featurize
 from .intents import Intent
+from .mask import Masker
 from .matcher import LITERAL, Hit, Pattern, Phrase, PhraseIndex, split_parts
 from .model import IntentModel, Sample, train
+from .render import Replies
 from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues, read
 from .tokenize import Tokenizer
-from .topics import TopicsSpec
+from .topics import Topic, TopicsSpec
 from .text import clean, has_words
 from . import policy
 from .policy import Policy
-from .consumer_law import contract_date
 
 #: Keywords about what was extracted rather than words: ``$amount: 1`` scores when a sum of money is named.
 FACT_KEYWORDS = {
@@ -43,7 +47,7 @@ WINDOW_CACHE = 4096
 
 @dataclass
 class Knowledge:
-    """Everything the bot knows, loaded and validated (see :mod:`bot.knowledge`)."""
+    """Everything the bot knows, loaded and validated (see :mod:`bot.triage.loader`)."""
 
     intents: dict[str, Intent]
     fallback_id: str
@@ -51,14 +55,14 @@ class Knowledge:
     signals: SignalSpec
     tokenizer: Tokenizer
     gazetteer: Gazetteer
-    directory: Any          # bot.directory.Directory
-    law: Any                # bot.triage.consumer_law.LawBook
-    replies: Any            # bot.triage.render.Replies
+    directory: Directory    # the windows, their numbers and hours (responses/directory/, contacts.yml)
+    law: LawBook            # consumer-law points (responses/consumer_law.yml)
+    replies: Replies        # the reply templates (responses/replies.yml, responses/replies/)
     windows: dict[str, list[str]]  # contact id -> names people use for it
     policy: Policy          # the routing rules and thresholds (intents/_policy.yml)
+    masker: Masker          # what identifies a person, masked before words reach staff (intents/_lexicon/mask.yml)
     topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
     people: PeopleLexicon = DEFAULT_LEXICON  # words for people and signing (built in + intents/_lexicon/people.yml)
-    masker: Any = None      # bot.mask.Masker (intents/_lexicon/mask.yml), built once at load
     version: str = ""
 
 
@@ -75,7 +79,7 @@ class Triage:
 
     def __init__(self, knowledge: Knowledge, model: IntentModel | None = None):
         """``model``: one already trained on these very intents (the loader keeps a copy); else trained here."""
-        self.k = knowledge
+        self._k = knowledge
         self.tokenizer = knowledge.tokenizer
         self.intents = knowledge.intents
         self.fallback = knowledge.intents[knowledge.fallback_id]
@@ -140,9 +144,9 @@ class Triage:
                 for text in spec.danger.inherent:
                     self._add(intent.id, text, 0.0, "inherent")
         for name in KEYWORD_LISTS:
-            for text in getattr(self.k.signals, name):
+            for text in getattr(self._k.signals, name):
                 self._add(name, text, 0.0, "signal")
-        for contact_id, names in self.k.windows.items():
+        for contact_id, names in self._k.windows.items():
             for text in names:
                 self._add(contact_id, text, 0.0, "mention")
         self.index.prepare()
@@ -172,13 +176,45 @@ class Triage:
         """Every intent's examples (and counter-examples, as negatives) as model input."""
         out: list[Sample] = []
         for intent in self.intents.values():
-            if intent.id == self.k.empty_id:
+            if intent.id == self._k.empty_id:
                 continue
             for text in intent.spec.examples:
                 out.append(Sample(self.features(text), intent.id, False, text))
             for text in intent.spec.counter_examples:
                 out.append(Sample(self.features(text), intent.id, True, text))
         return out
+
+    # -- what the edges may ask of the knowledge ---------------------------------------
+    def topic(self, label: str) -> Topic | None:
+        """The topic a family tapped (or typed) by its button label."""
+        return self._k.topics.by_label(label) if self._k.topics else None
+
+    def find_area(self, text: str) -> Area | None:
+        """The place named in a raw text (a LINE location's address, a staff command, /try's area box)."""
+        return find_area(clean(text), self._k.gazetteer)
+
+    def contact(self, contact_id: str) -> ContactSpec:
+        """A window's label and explanation, for text written to staff and admins."""
+        return self._k.directory.contact(contact_id)
+
+    def windows(self, contact_id: str, area: Area | None, now: datetime) -> list[Window]:
+        """The windows of a contact for an area at a time (local first, then the fallbacks)."""
+        return self._k.directory.windows(contact_id, area, now)
+
+    def directory_issues(self) -> list[Issue]:
+        """What `tsunagu check` reports about the directory (numbers, hours, unused rows)."""
+        return self._k.directory.validate()
+
+    def read(self, text: str) -> Trace:
+        """The cleaned text, tokens and matched patterns of ``text``, for explaining a decision that
+        carries none (an answer to a tapped topic, a message without words)."""
+        cleaned = clean(text)
+        tokens = self.tokenizer.tokenize(cleaned) if cleaned.strip() else []
+        return Trace(cleaned, tuple(tokens), tuple(self.index.hits(tokens, cleaned)))
+
+    def mask(self, text: str) -> str:
+        """The text with what identifies a person replaced by ●● (before it leaves the conversation)."""
+        return self._k.masker.mask(text, self.tokenizer)
 
     # -- decide --------------------------------------------------------------------
     def decide(self, text: str, *, now: datetime, area: Area | None = None) -> Decision:
@@ -193,7 +229,7 @@ class Triage:
         hits = self.index.hits(tokens, cleaned)
         cues = collect_cues(hits, tokens)
         reading = read(tokens, cues, self.forms)
-        facts = extract(cleaned, today, self.k.gazetteer, self.k.people, look_for_area=_may_name_a_place(cleaned, tokens))
+        facts = extract(cleaned, today, self._k.gazetteer, self._k.people, look_for_area=_may_name_a_place(cleaned, tokens))
         if facts.area is None and area is not None:
             facts = replace(facts, area=area)
         scores, reasons = policy.score_intents(self.intents, hits, reading)
@@ -202,27 +238,27 @@ class Triage:
                 scores[owner] = scores.get(owner, 0.0) + weight
                 reasons.append(Reason("keyword", owner, name, "fact", weight))
         probs = self.model.probabilities(featurize(tokens, cleaned))
-        evidence = policy.evidence(self.k.policy, self.intents, scores, probs)
-        emergencies, danger_reasons, danger_cue = policy.danger_matches(self.k.policy, self.intents, hits, reading,
+        evidence = policy.evidence(self._k.policy, self.intents, scores, probs)
+        emergencies, danger_reasons, danger_cue = policy.danger_matches(self._k.policy, self.intents, hits, reading,
                                                                         probs)
         mentions = self._mentions(hits)
         law_ids = self._law_ids(evidence, emergencies, facts)
         law_points = self._law(law_ids, facts, today)
-        routing = policy.route(self.k.policy, self.intents, self.fallback, evidence, emergencies, hits, cues, facts,
-                               tokens, self.forms, mentions, today, self.k.signals.recent_days,
+        routing = policy.route(self._k.policy, self.intents, self.fallback, evidence, emergencies, hits, cues, facts,
+                               tokens, self.forms, mentions, today, self._k.signals.recent_days,
                                any(p.running for p in law_points), scores)
         law_points = tuple(p for p in law_points if p.id in routing.primary.spec.law) or tuple(law_points)
         if routing.primary.spec.danger is not None or routing.urgency == "info":
             law_points = ()
         # not sure, or not understood at all: ask with topic buttons rather than leave the family with nothing to tap
         not_understood = routing.primary is self.fallback and routing.urgency != "emergency"
-        topics = self.k.topics.offer(routing.candidates) if (routing.unsure or not_understood) and self.k.topics else ()
+        topics = self._k.topics.offer(routing.candidates) if (routing.unsure or not_understood) and self._k.topics else ()
         return self._finish(routing.primary, routing.urgency, routing.contacts, facts,
                             tuple(m.intent.id for m in routing.fired), scores,
                             tuple(reasons) + tuple(danger_reasons) + routing.reasons, now, law=law_points,
                             unsure=bool(topics), topics=topics, danger_cue=danger_cue,
                             probabilities=probs, evidence=evidence, analysed=min(len(cleaned), MODEL_CHARS),
-                            length=len(cleaned))
+                            length=len(cleaned), trace=Trace(cleaned, tuple(tokens), tuple(hits)))
 
     def answer_topic(self, intent_id: str, area: Area | None, *, now: datetime) -> Decision:
         """Answer the worry a family picked from the topics offered when tsunagu was unsure."""
@@ -237,7 +273,7 @@ class Triage:
     def revisit(self, intent_id: str, contacts: Sequence[str], urgency: str, area: Area, *, now: datetime) -> Decision:
         """Answer an earlier worry again for an area learnt since (the area conversation)."""
         intent = self.intents.get(intent_id, self.fallback)
-        known = set(self.k.directory.contact_ids())
+        known = set(self._k.directory.contact_ids())
         contacts = tuple(c for c in contacts if c in known)
         return self._finish(intent, urgency, contacts, Facts(area=area), (intent.id,), {},
                             (Reason("area", intent.id, area.municipality or area.pref, "area given afterwards"),),
@@ -250,7 +286,7 @@ class Triage:
         key = (contacts, area, now.replace(second=0, microsecond=0))
         found = self._window_cache.get(key)
         if found is None:
-            found = tuple(w for c in contacts for w in self.k.directory.windows(c, area, now)[:1])
+            found = tuple(w for c in contacts for w in self._k.directory.windows(c, area, now)[:1])
             if len(self._window_cache) >= WINDOW_CACHE:
                 self._window_cache.clear()
             self._window_cache[key] = found
@@ -261,7 +297,7 @@ class Triage:
             return ()
         ages = [a for a in facts.ages if not a.writer and not a.parent]
         minor = None if not ages else max(a.high for a in ages) < 18
-        return tuple(self.k.law.points(law_ids, contract_date=contract_date(facts.dates, today), today=today,
+        return tuple(self._k.law.points(law_ids, contract_date=contract_date(facts.dates, today), today=today,
                                        minor=minor))
 
     def _mentions(self, hits: Sequence[Hit]) -> list[str]:
@@ -273,18 +309,18 @@ class Triage:
             return []
         ids: list[str] = []
         for iid, e in sorted(evidence.items(), key=lambda kv: -kv[1]):
-            if e >= self.k.policy.t.present:
+            if e >= self._k.policy.t.present:
                 ids.extend(x for x in self.intents[iid].spec.law if x not in ids)
         return ids
 
     def _finish(self, intent: Intent, urgency: str, contacts: tuple[str, ...], facts: Facts,
                 fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
-                law: Sequence[Any], advice: bool = True, **extra: Any) -> Decision:
+                law: Sequence[LawPoint], advice: bool = True, **extra: Any) -> Decision:
         windows = self._windows(contacts, facts.area, now)
-        needs_area = facts.area is None and any(c in self.k.replies.area_sensitive for c in contacts[:2]) \
+        needs_area = facts.area is None and any(c in self._k.replies.area_sensitive for c in contacts[:2]) \
             and urgency in ("urgent", "normal") and not extra.get("unsure")
         decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,
                             title=intent.spec.title, scores=scores, fired=fired or (intent.id,),
                             reasons=reasons, law=tuple(law), windows=windows, needs_area=needs_area,
                             explain_windows=intent.spec.contacts_from_mentions and advice, **extra)
-        return replace(decision, reply=self.k.replies.render(decision, self.k.directory, now, advice=advice))
+        return replace(decision, reply=self._k.replies.render(decision, self._k.directory, advice=advice))

@@ -6,7 +6,7 @@ Nothing here does I/O; every type is a frozen dataclass that serialises with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 
@@ -77,5 +77,3 @@ class Facts:
     amounts: tuple[Amount, ...] = ()
     ages: tuple[AgeMention, ...] = ()
     signer: str | None = None  # "family" (the writer/parents signed) | "person" (the withdrawn person) | None
-    signer_text: str | None = None
-    extra: dict = field(default_factory=dict)

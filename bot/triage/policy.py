@@ -22,6 +22,7 @@ from .matcher import Hit
 from .signals import Cues, Reading, TokenForms, act_timing, is_question, keyword_reading, message_timing
 from .tokenize import Token
 
+#: The emergency numbers (DESIGN.md contact ids): put first in an emergency, scored as one by `evaluate`.
 EMERGENCY_IDS = ("emergency_110", "emergency_119")
 #: Most places one keyword or act is read at (a crafted message repeating one word a thousand
 #: times costs no more than this many readings).

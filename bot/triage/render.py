@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EMERGENCY_IDS = ("emergency_110", "emergency_119")
+from .decision import Decision
+from .directory import Directory
+from .policy import EMERGENCY_IDS
 
 
 class FrameSpec(BaseModel):
@@ -98,7 +99,7 @@ class Replies:
         lines = self.intents.get(intent_id, [])
         return [t for t in (fill(line, values) for line in lines) if t]
 
-    def render(self, decision: Any, directory: Any, now: datetime, *, advice: bool = True) -> str:
+    def render(self, decision: Decision, directory: Directory, *, advice: bool = True) -> str:
         """The family's text (see the module docstring); the windows go in the card, not here."""
         frame = self.spec.frame
         facts = decision.facts

@@ -6,7 +6,7 @@ auxiliaries get no key except the ones that change meaning (negation ``ない`` 
 desire ``たい``), so 「解約できない」 and 「解約できる」 stay apart.
 
 The lexicon (synonyms, user dictionary, which auxiliaries to keep) is data in
-``intents/_lexicon/``; :func:`bot.knowledge` loads it and builds the user
+``intents/_lexicon/``; :mod:`bot.triage.loader` loads it and builds the user
 dictionary, then hands a ready :class:`Tokenizer` to the triage core.
 """
 

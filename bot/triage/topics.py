@@ -49,6 +49,3 @@ class TopicsSpec(BaseModel):
 
     def by_label(self, label: str) -> Topic | None:
         return next((t for t in self.topics if t.label == label), None)
-
-    def intent_ids(self) -> set[str]:
-        return {i for t in self.topics for i in (t.intent, *t.intents)}

@@ -15,7 +15,7 @@ The order is the order of importance on a phone:
   card — never above or instead of a call button (see :mod:`bot.conversation`).
 
 A number a tap cannot dial on every phone (``#9110``: the iPhone does not dial ``tel:`` links
-with ``#``, see :mod:`bot.directory`) is shown as text to dial by hand, not as a button that fails.
+with ``#``, see :mod:`bot.triage.directory`) is shown as text to dial by hand, not as a button that fails.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...conversation import ConversationTexts, Turn
-from ...triage.render import EMERGENCY_IDS, fill
+from ...triage import EMERGENCY_IDS, fill
 
 TEXT_MAX = 5000
 ALT_MAX = 400

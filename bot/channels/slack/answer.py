@@ -8,10 +8,7 @@ import re
 from datetime import datetime
 
 from ...store import Claimed, Outgoing
-from ...triage.engine import Triage
-from ...triage.extract import find_area
-from ...triage.render import fill
-from ...triage.text import clean
+from ...triage import Triage, clean, fill
 from ...worker import Processed
 from .blocks import SlackTexts, section, triage_blocks, windows_text
 from .text import clip, escape
@@ -43,7 +40,7 @@ class StaffAnswers:
     def _mention(self, claimed: Claimed, now: datetime) -> Processed:
         event = claimed.payload.get("event") or {}
         text = MENTION.sub("", str(event.get("text") or "")).strip()
-        triage = self.live.current.loaded.triage
+        triage = self.live.triage
         if not text:
             return Processed([_in_thread(claimed, event, self.texts.help, [section(self.texts.help)])],
                              result="help")
@@ -58,7 +55,7 @@ class StaffAnswers:
 
     def _command(self, claimed: Claimed, now: datetime) -> Processed:
         text = str(claimed.payload.get("text") or "")
-        triage = self.live.current.loaded.triage
+        triage = self.live.triage
         head, _, rest = text.partition(" ")
         if clean(head) in self._area_words:
             return Processed([_respond(claimed, escape(rest), area_lookup(rest, triage, self.texts, now))],
@@ -71,15 +68,14 @@ class StaffAnswers:
 
 def area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) -> list[dict]:
     """The main windows of the area named in ``text`` (or how to name one)."""
-    area = find_area(clean(text), triage.k.gazetteer)
+    area = triage.find_area(text)
     if area is None:
         return [section(texts.area_usage)]
-    directory = triage.k.directory
     lines = []
     for cid in texts.area_contacts:
-        windows = directory.windows(cid, area, now)[:2]
+        windows = triage.windows(cid, area, now)[:2]
         if windows:
-            lines.append(f"*{directory.contact(cid).label}*\n{windows_text(windows)}")
+            lines.append(f"*{triage.contact(cid).label}*\n{windows_text(windows)}")
     header = fill(texts.area_header, {"area": escape(area.municipality or area.pref)}) or ""
     return [section(header)] + [section(x) for x in lines]
 

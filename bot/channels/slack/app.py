@@ -34,8 +34,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from ...logs import withheld_logger
 from ...store import InboxEvent, Store
-from ...triage.render import fill
-from ...triage.text import clean
+from ...triage import clean, fill
 from .blocks import REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section
 from .text import escape, mention
 
@@ -102,7 +101,7 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         action = (body.get("actions") or [{}])[0]
         selected = (action.get("selected_option") or {}).get("value", "")
         _, predicted, asked = (action.get("block_id", "").split("|", 2) + ["", ""])[:3]
-        triage = live.current.loaded.triage
+        triage = live.triage
         if selected not in triage.intents or not asked:
             return
         store.add_review(asked, predicted, selected, (body.get("user") or {}).get("id", ""))

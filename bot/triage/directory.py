@@ -1,9 +1,9 @@
 """The contact directory: which window to call, for which worry, where the family lives.
 
 Facts (names, numbers, hours, sources) are the CSV rows in ``responses/directory/``;
-the rules and the words the family reads are in ``responses/contacts.yml``.
-:func:`load_directory` is the only I/O; every lookup after it is pure, and no number
-is ever made up: a window's phone is always a CSV row's number, reformatted.
+the rules and the words the family reads are in ``responses/contacts.yml``.  Both are read
+by :mod:`bot.triage.loader` and given here parsed (:func:`build_directory`); every lookup is
+pure, and no number is ever made up: a window's phone is always a CSV row's number, reformatted.
 
 Phone links: LINE's URI action accepts ``http``, ``https`` and ``tel`` URIs. In a URI
 ``#`` starts a fragment, so ``#9110`` becomes ``tel:%239110`` (RFC 3966). The iPhone
@@ -17,22 +17,20 @@ National numbers use the digits as dialled in Japan (``tel:0749230999``): 0120 a
 
 from __future__ import annotations
 
-import csv
 import re
 import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
-from .hours import Schedule, parse_hours
-from .issues import Issue
-from .triage.facts import Area
-from .yamlio import line_of, load_with_lines
+from ..hours import Schedule, parse_hours
+from ..issues import Issue
+from .facts import Area
+from ..yamlio import line_of
 
 CONTACTS_FILE = "contacts.yml"
 DIRECTORY = "directory"
@@ -215,7 +213,7 @@ class Directory:
         named = None if local.entry or not spec.unlisted else local.unlisted
         if named:
             place = named.municipality or named.pref
-            note = _fill(spec.unlisted, {"name": named.name, "place": place, "pref": named.pref,
+            note = _fill_or_blank(spec.unlisted, {"name": named.name, "place": place, "pref": named.pref,
                                          "municipality": place})
             out.append(Window(spec.id, named.name, "guide", None, "", None, note, named.source_url,
                               why=spec.why or spec.explain))
@@ -271,9 +269,9 @@ class Directory:
         """The contacts.yml note saying why this level was chosen (``entry``: the row it is about)."""
         template = spec.notes.get(key, "") if key else ""
         if not template or area is None:
-            return _fill(template, {"name": entry.name})
+            return _fill_or_blank(template, {"name": entry.name})
         municipality = entry.municipality or area.city or area.municipality or ""
-        return _fill(template, {"pref": area.pref, "municipality": municipality,
+        return _fill_or_blank(template, {"pref": area.pref, "municipality": municipality,
                                 "place": municipality or area.pref, "name": entry.name})
 
     def _window(self, spec: ContactSpec, entry: Entry, level: str, note: str, now: datetime) -> Window:
@@ -354,27 +352,30 @@ class Directory:
         return out
 
 
-def load_directory(responses_dir: Path) -> Directory:
-    """Read ``contacts.yml`` and the CSVs it lists (the only I/O of this module)."""
-    responses_dir = Path(responses_dir)
-    root = responses_dir.parent
-    contacts_path = responses_dir / CONTACTS_FILE
-    contacts_file = _rel(contacts_path, root)
-    data, lines = load_with_lines(contacts_path)
-    issues: list[Issue] = []
+def listed_files(data: Any, contacts_file: str) -> tuple[list[str], list[str]]:
+    """The national and local CSV files ``contacts.yml`` lists (the loader reads them)."""
     if not isinstance(data, dict):
         raise ValueError(f"{contacts_file}: must be a mapping with files:, notes: and contacts:")
     files = data.get("files") or {}
-    national_files = list(files.get("national") or [])
-    local_files = list(files.get("local") or [])
+    return list(files.get("national") or []), list(files.get("local") or [])
+
+
+#: A CSV as the loader read it: (name in contacts.yml, file for issues, [(line, row)]), or None when missing.
+CsvFile = tuple[str, str, list[tuple[int, dict[str, str]]]]
+
+
+def build_directory(data: Any, lines: dict, csv_files: list[CsvFile | tuple[str, None, None]],
+                    contacts_file: str) -> Directory:
+    """The directory of a parsed ``contacts.yml`` and the CSV rows it lists (a file absent: ``None`` rows)."""
+    national_files, local_files = listed_files(data, contacts_file)
+    issues: list[Issue] = []
     entries: dict[str, list[Entry]] = {}
-    for name in national_files + local_files:
-        path = responses_dir / DIRECTORY / name
-        if not path.is_file():
+    for name, file, rows in csv_files:
+        if rows is None:
             issues.append(Issue(contacts_file, line_of(lines, ("files",)), "error", f"{name}: file not found",
                                 f"{DIRECTORY}/ に置いてください"))
             continue
-        entries[name] = _read_csv(path, _rel(path, root), national=name in national_files)
+        entries[name] = _entries(name, file, rows, national=name in national_files)
     notes = {k: str(v) for k, v in (data.get("notes") or {}).items()}
     closed = str(data.get("closed") or "")
     contacts: dict[str, ContactSpec] = {}
@@ -388,23 +389,22 @@ def load_directory(responses_dir: Path) -> Directory:
     return Directory(entries, local_files, contacts, issues, contacts_file)
 
 
-def _read_csv(path: Path, file: str, national: bool) -> list[Entry]:
+def _entries(name: str, file: str, rows: list[tuple[int, dict[str, str]]], national: bool) -> list[Entry]:
+    """The rows of one CSV (``name``: its file name; ``file``: its path for issues) as entries."""
     out: list[Entry] = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            row = {k: (v or "").strip() for k, v in row.items() if k}
-            raw_phone, hours = row.get("phone", ""), row.get("hours", "")
-            out.append(Entry(
-                file=file, line=reader.line_num, national=national,
-                key=row.get("id", "") if national else f"{path.name}:{reader.line_num}",
-                name=row.get("name", ""), raw_phone=raw_phone, phone=format_phone(raw_phone) if raw_phone else None,
-                hours_text=hours, schedule=parse_hours(hours) if hours else None,
-                source_url=row.get("source_url", ""), note=row.get("notes", row.get("retrieved_note", "")),
-                pref_code=row.get("pref_code", ""), pref=row.get("pref", ""),
-                municipality=row.get("municipality", ""),
-                tags=_split(row.get("also_contact_ids", "")), excludes=_split(row.get("excludes_municipalities", "")),
-            ))
+    for line, raw in rows:
+        row = {k: (v or "").strip() for k, v in raw.items() if k}
+        raw_phone, hours = row.get("phone", ""), row.get("hours", "")
+        out.append(Entry(
+            file=file, line=line, national=national,
+            key=row.get("id", "") if national else f"{name.rsplit('/', 1)[-1]}:{line}",
+            name=row.get("name", ""), raw_phone=raw_phone, phone=format_phone(raw_phone) if raw_phone else None,
+            hours_text=hours, schedule=parse_hours(hours) if hours else None,
+            source_url=row.get("source_url", ""), note=row.get("notes", row.get("retrieved_note", "")),
+            pref_code=row.get("pref_code", ""), pref=row.get("pref", ""),
+            municipality=row.get("municipality", ""),
+            tags=_split(row.get("also_contact_ids", "")), excludes=_split(row.get("excludes_municipalities", "")),
+        ))
     return out
 
 
@@ -470,7 +470,8 @@ def _level(reason: str) -> str:
     return "municipal" if reason == "municipal" else "prefectural"
 
 
-def _fill(template: str, values: Mapping[str, str]) -> str:
+def _fill_or_blank(template: str, values: Mapping[str, str]) -> str:
+    """A note with an unknown field left blank (unlike :func:`bot.triage.render.fill`, which drops the line)."""
     return string.Formatter().vformat(template, (), _Blank(values))
 
 
@@ -488,10 +489,3 @@ def _fields(text: str) -> set[str]:
 
 def _split(value: str) -> frozenset[str]:
     return frozenset(p.strip() for p in value.split(";") if p.strip())
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

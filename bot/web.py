@@ -1,8 +1,9 @@
 """Flask app factory: the channels' webhooks, health, metrics — one app, fresh per call.
 
 The channels are those of :data:`bot.channels.registry.CHANNELS`; a channel whose secrets are
-unset is switched off with a clear log line, the rest keeps working.  The background worker (inbox → triage → outbox → platform)
-starts with the app unless ``start_worker=False`` (tests drive it by hand).
+unset is switched off with a clear log line, the rest keeps working.  The background worker
+(inbox → triage → outbox → platform) starts with the app unless ``start_worker=False`` (tests
+drive it by hand).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ _CLEARED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_U
 #: What a cache directory keeps per content (the same files give the same name), so it can be shared by
 #: copying: the Sudachi user dictionary, trained models, the knowledge gate's results.  Never the last
 #: good copy (``last-good``): that is one installation's history.
-SHARED_CACHE = ("user-*.dic", "model-*.npz", "gate-*.json")
+SHARED_CACHE = ("user-*.dic", "model-*.npz", "gate-*.json", "gazetteer-*.json")
 
 
 def seed_cache(target: Path, source: Path | None = None) -> Path:

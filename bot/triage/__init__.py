@@ -5,7 +5,6 @@ Everything outside ``bot/triage`` imports from here, never from a submodule
 a decision reads no file, database or network.
 """
 
-# the decision and what it is made of: imported first (bot.triage.loader needs them built)
 from .facts import Area
 from .decision import Decision
 from .policy import EMERGENCY_IDS

@@ -5,12 +5,12 @@ A channel supplies only the platform's edges:
 
 - **parse**: verify an incoming request and turn it into :class:`~bot.store.InboxEvent` rows
   (:meth:`Channel.blueprint` mounts the route; :func:`inbox_blueprint` is the whole route for a
-  platform that only needs ``parse(request)``);
+  platform that only needs a ``parse()`` of the current request);
 - **render**: turn what to answer into the platform's messages (inside :meth:`Channel.process`,
   usually through :class:`bot.channels.family.FamilyProcessor`);
 - **send**: deliver one outbox row and say how it went (:meth:`Channel.send` → :class:`Outcome`).
 
-Channels are listed once, in :data:`bot.channels.CHANNELS`; the web app mounts each one's
+Channels are listed once, in :data:`bot.channels.registry.CHANNELS`; the web app mounts each one's
 blueprint and the worker routes stored events and answers by :attr:`Channel.name`.
 """
 

@@ -39,6 +39,8 @@ class SlackChannel:
         config = SlackConfig(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_base_url)
         self.bolt = build_app(config, ctx.store, ctx.live, ctx.wake, texts)
         self._signing_secret = settings.slack_signing_secret
+        self._texts = texts
+        self._staff_channel = settings.slack_escalation_channel
         self._answers = StaffAnswers(ctx.live, texts)
         self._sender = SlackSender(self.bolt.client, ctx.store)
 
@@ -54,6 +56,10 @@ class SlackChannel:
     def send(self, delivery: Delivery) -> Outcome:
         return self._sender.send(delivery)
 
+    def alert(self, case: dict, event_ts: float) -> Outgoing:
+        """The staff alert of a family's case, to ``SLACK_ESCALATION_CHANNEL`` (:mod:`bot.escalation`)."""
+        return alert_outgoing(case, self._texts, self._staff_channel or "", event_ts)
+
 
 def build(ctx: Context) -> SlackChannel | None:
     """The Slack channel (and, with an escalation channel, the staff side of escalation), or None (logged)."""
@@ -61,10 +67,9 @@ def build(ctx: Context) -> SlackChannel | None:
     if not settings.slack_enabled:
         log.warning("Slack is off: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are not both set")
         return None
-    texts = load_slack_texts(settings.responses_dir)
-    staff = settings.slack_escalation_channel
-    if staff:
-        ctx.escalation.route(lambda case, event_ts: alert_outgoing(case, texts, staff, event_ts))
+    channel = SlackChannel(ctx, load_slack_texts(settings.responses_dir))
+    if settings.slack_escalation_channel:
+        ctx.escalation.route(channel.alert)
     else:
         log.warning("Slack is on but SLACK_ESCALATION_CHANNEL is not set: urgent LINE cases are not escalated")
-    return SlackChannel(ctx, texts)
+    return channel

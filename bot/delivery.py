@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import urllib3
 from linebot.v3.messaging import ApiClient, ApiException, Configuration
 
-from .store import Delivery, Store
+from .storage import Delivery, Store
 
 log = logging.getLogger("tsunagu.delivery")
 
@@ -209,7 +209,7 @@ class SlackSender:
                 kwargs["thread_ts"] = message["thread_ts"]
             response = self.client.chat_postMessage(**kwargs)
             if message.get("case_no"):
-                self.store.posted(message["case_no"], response.get("channel") or d.target or "",
+                self.store.escalation_posted(message["case_no"], response.get("channel") or d.target or "",
                                   response.get("ts") or "")
             outcome = Outcome("delivered", "post")
         except SlackApiError as exc:

@@ -31,7 +31,7 @@ from linebot.v3.webhook import SignatureValidator
 
 from .. import metrics
 from ..conversation import Conversation, Turn
-from ..store import Claimed, InboxEvent, Outgoing, Store
+from ..storage import Claimed, InboxEvent, Outgoing, Store
 from ..triage.render import fill
 from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from ..worker import Processed

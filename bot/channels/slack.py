@@ -44,7 +44,7 @@ from ..logs import withheld_logger
 from ..mask import mask
 from ..request_body import BadBody, decode_utf8, parse_object, read_body
 from .slack_text import clip, escape, mention, mrkdwn, quote
-from ..store import Claimed, InboxEvent, Outgoing, Store
+from ..storage import Claimed, InboxEvent, Outgoing, Store
 from ..worker import Processed
 from ..triage.decision import Decision
 from ..triage.engine import Triage

@@ -268,9 +268,12 @@ def review() -> None:
 def review_export(out: str | None, include_all: bool) -> None:
     """Write the queue as ready-to-paste examples for the intent files, then mark it exported."""
     from .review import export_reviews
-    from .storage import open_store
+    from .storage import StoreError, open_store
 
-    store = open_store(Settings.from_env())
+    try:
+        store = open_store(Settings.from_env())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     text, ids = export_reviews(store.reviews(include_exported=include_all))
     if out:
         with open(out, "w", encoding="utf-8") as f:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import time
+from pathlib import Path
 
-from bot.storage import LEASE_SECONDS, InboxEvent, Outgoing, Store, open_store
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+from bot.storage import LEASE_SECONDS, InboxEvent, Outgoing, Store, StoreError, open_store
 from engines import Target
 from test_slack import env, escalating_version, review_action  # noqa: F401  (fixtures: the real Slack app)
 
@@ -189,3 +197,42 @@ def test_workers_opening_a_new_database_at_the_same_moment_all_start(tmp_path):
             p.join(60)
         failures += [r for r in (results.get(timeout=5) for _ in procs) if r != "ok"]
     assert failures == []
+
+
+# -- PostgreSQL: what it needs that a SQLite file does not -----------------------------------------
+def test_tsunagu_db_selects_the_engine():
+    for url in ("postgresql://tsunagu@db.internal/tsunagu", "postgres://tsunagu@db.internal:5433/tsunagu"):
+        settings = Settings.from_env({"TSUNAGU_DB": url})
+        assert settings.db_url == url and settings.db == url
+    settings = Settings.from_env({"TSUNAGU_DB": "/var/lib/tsunagu/tsunagu.db"})
+    assert settings.db_url is None and settings.db == Path("/var/lib/tsunagu/tsunagu.db")
+
+
+def test_postgresql_refuses_to_start_without_the_shared_hashing_key(pg_cluster, tmp_path):
+    url = pg_cluster.new_database()
+    with pytest.raises(StoreError, match="TSUNAGU_HASH_KEY or TSUNAGU_HASH_KEY_FILE"):
+        open_store(url)
+    with pytest.raises(StoreError, match="copy the same key to every host"):
+        open_store(url, key_file=tmp_path / "missing.key")      # never made here: each host would make its own
+    (tmp_path / "shared.key").write_text(os.urandom(32).hex())
+    a, b = open_store(url, key_file=tmp_path / "shared.key"), open_store(url, key_file=tmp_path / "shared.key")
+    assert a.user_hash("line", "U1") == b.user_hash("line", "U1")
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="PostgreSQL database tsunagu on 127.0.0.1"):
+        open_store("postgresql://tsunagu@127.0.0.1:1/tsunagu", b"k" * 32)
+
+
+def test_the_commands_on_postgresql(pg_cluster, monkeypatch, tmp_path):
+    """purge works as on SQLite; backup says what to use instead (pg_dump), without a traceback."""
+    target = Target("postgresql", pg_cluster.new_database(), b"k" * 32)
+    store = target.open()
+    _accept(store, "a", "u1", time.time() - 40 * 86400)
+    for name, value in target.env().items():
+        monkeypatch.setenv(name, value)
+    r = CliRunner().invoke(cli, ["purge"])
+    assert r.exit_code == 0 and json.loads(r.output)["deleted"]["stuck"] == 1, r.output
+    r = CliRunner().invoke(cli, ["backup", str(tmp_path / "b.db")])
+    assert r.exit_code == 1 and "pg_dump" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "b.db").exists()

@@ -236,3 +236,16 @@ def test_the_commands_on_postgresql(pg_cluster, monkeypatch, tmp_path):
     r = CliRunner().invoke(cli, ["backup", str(tmp_path / "b.db")])
     assert r.exit_code == 1 and "pg_dump" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "b.db").exists()
+
+
+def test_a_lost_server_connection_fails_one_call_then_is_replaced(pg_cluster):
+    """A restarted server or a dropped connection: that call fails as "unavailable" (a webhook gets 500
+    and is delivered again), the next one runs on a new connection."""
+    store = Target("postgresql", pg_cluster.new_database(), b"k" * 32).open()
+    _accept(store, "a", "u1", time.time())
+    pid = store.one("SELECT pg_backend_pid() AS pid")["pid"]
+    admin = Target("postgresql", store.url, b"k" * 32).open()
+    admin.run("SELECT pg_terminate_backend(?)", [pid])
+    with pytest.raises(store.UNAVAILABLE):
+        store.depth()
+    assert store.depth() == {"inbox": 1, "outbox": 0}

@@ -71,9 +71,13 @@ class PostgresStore(QueueSQL, CasesSQL, MaintenanceSQL):
     # -- connection ---------------------------------------------------------------------
     @property
     def conn(self) -> psycopg.Connection:
-        """This thread's connection; a broken one (server restarted) is replaced."""
+        """This thread's connection; a broken one (server restarted) is replaced between transactions.
+
+        Inside a transaction the broken one is kept, so the statement fails and the transaction
+        with it, instead of its remaining statements running on their own on a new connection.
+        """
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
+        if conn is None or ((conn.closed or conn.broken) and getattr(self._local, "depth", 0) == 0):
             conn = self._local.conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
                                                       connect_timeout=CONNECT_TIMEOUT)
             self._local.depth = 0

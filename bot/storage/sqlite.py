@@ -150,10 +150,6 @@ class SQLiteStore(QueueSQL, CasesSQL, MaintenanceSQL):
             self.scrub()
         return given or key  # type: ignore[return-value]
 
-    def has_meta(self, key: str) -> bool:
-        """Whether ``meta`` holds ``key`` (the moved hashing key must not)."""
-        return self.one("SELECT 1 FROM meta WHERE key = ?", [key]) is not None
-
     # -- files: backup, scrub, heartbeat --------------------------------------------------
     def backup(self, path: str | os.PathLike) -> int:
         """SQLite online backup to ``path`` (consistent even while other processes write).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -214,15 +213,15 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, config
 
 
 def _existing_store(settings: Settings):
-    """The database of TSUNAGU_DB, or a clear error (these commands never create one)."""
-    from .store import Store
+    """The store of TSUNAGU_DB, or a clear error (these commands never create a SQLite file)."""
+    from .storage import StoreError, open_store
 
-    if not settings.db_path.is_file():
+    if settings.db_url is None and not settings.db_path.is_file():
         raise click.ClickException(f"no database at {settings.db_path} (set TSUNAGU_DB to the server's database)")
     try:
-        return Store(settings.db_path, settings.hash_key, settings.hash_key_file)
-    except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"{settings.db_path} is not a tsunagu database: {exc}") from None
+        return open_store(settings)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
@@ -232,11 +231,10 @@ def purge(older_than_days: float | None) -> None:
     """Delete conversation data past the retention period (the server also does this hourly)."""
     settings = Settings.from_env()
     days = settings.retention_days if older_than_days is None else older_than_days
-    removed = _existing_store(settings).purge(days * 86400)
+    store = _existing_store(settings)
+    removed = store.purge(days * 86400)
     if settings.backup_dir is not None:
-        from .store import purge_backups
-
-        removed.update({f"backups_{k}": v for k, v in purge_backups(settings.backup_dir, days * 86400).items()})
+        removed.update({f"backups_{k}": v for k, v in store.purge_backups(settings.backup_dir, days * 86400).items()})
     click.echo(json.dumps({"older_than_days": days, "deleted": removed}, ensure_ascii=False))
 
 
@@ -249,12 +247,14 @@ def backup(path: str) -> None:
     only replaced by a good one.  Restore: stop the server, copy PATH to TSUNAGU_DB.
     """
     settings = Settings.from_env()
+    from .storage import StoreError
+
     store = _existing_store(settings)
     try:
         pages = store.backup(path)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"backup to {path} failed: {exc}") from None
-    click.echo(f"backed up {settings.db_path} to {path} ({pages} pages)")
+    click.echo(f"backed up {store.description} to {path} ({pages} pages)")
 
 
 @cli.group()
@@ -268,10 +268,12 @@ def review() -> None:
 def review_export(out: str | None, include_all: bool) -> None:
     """Write the queue as ready-to-paste examples for the intent files, then mark it exported."""
     from .review import export_reviews
-    from .store import Store
+    from .storage import StoreError, open_store
 
-    settings = Settings.from_env()
-    store = Store(settings.db_path, settings.hash_key, settings.hash_key_file)
+    try:
+        store = open_store(Settings.from_env())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     text, ids = export_reviews(store.reviews(include_exported=include_all))
     if out:
         with open(out, "w", encoding="utf-8") as f:

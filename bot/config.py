@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .storage import is_url
+
 log = logging.getLogger("tsunagu.config")
 
 #: The repository (or install) root: intents/ and responses/ live next to bot/.
@@ -29,7 +31,10 @@ def _default_cases_dir() -> Path | None:
 class Settings:
     intents_dir: Path = field(default_factory=lambda: _default_dir("intents"))
     responses_dir: Path = field(default_factory=lambda: _default_dir("responses"))
+    #: TSUNAGU_DB as a SQLite file (the embedded default); unused when ``db_url`` is set.
     db_path: Path = Path("tsunagu.db")
+    #: TSUNAGU_DB as a ``postgresql://`` URL: the PostgreSQL server several hosts share (bot/storage).
+    db_url: str | None = None
     cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                             / "tsunagu")
     timezone: str = "Asia/Tokyo"
@@ -55,12 +60,18 @@ class Settings:
     replay_window: float = 24 * 3600.0
     #: Host names (``Host`` header, any port) /try answers to: a DNS-rebinding page sends its own name.
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
-    #: The hashing key's file when TSUNAGU_HASH_KEY is unset; None: ``<db path>.key`` (bot/store.py).
+    #: The hashing key's file when TSUNAGU_HASH_KEY is unset; None: ``<db path>.key`` (bot/storage/keys.py;
+    #: PostgreSQL has no such default: one of the two must be set).
     hash_key_file: Path | None = None
     #: Processing attempts before an event is set aside as a dead letter (bot/worker.py).
     max_attempts: int = 3
     #: Where `tsunagu backup` files are kept; the retention period is applied to them too.
     backup_dir: Path | None = None
+
+    @property
+    def db(self) -> str | Path:
+        """What TSUNAGU_DB names: the PostgreSQL URL if one is set, else the SQLite file."""
+        return self.db_url or self.db_path
 
     @property
     def line_enabled(self) -> bool:
@@ -87,7 +98,8 @@ class Settings:
         return cls(
             intents_dir=path("TSUNAGU_INTENTS_DIR", base.intents_dir),
             responses_dir=path("TSUNAGU_RESPONSES_DIR", base.responses_dir),
-            db_path=path("TSUNAGU_DB", base.db_path),
+            db_path=base.db_path if is_url(env.get("TSUNAGU_DB") or "") else path("TSUNAGU_DB", base.db_path),
+            db_url=env["TSUNAGU_DB"] if is_url(env.get("TSUNAGU_DB") or "") else None,
             cache_dir=path("TSUNAGU_CACHE_DIR", base.cache_dir),
             timezone=env.get("TSUNAGU_TIMEZONE") or base.timezone,
             line_channel_secret=env.get("LINE_CHANNEL_SECRET") or None,

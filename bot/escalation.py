@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Callable
 
 from .conversation import Turn
-from .store import Outgoing
+from .storage import Outgoing
 from .triage import fill
 
 #: Builds the staff alert for one case: (case, when the family wrote) → an outbox row.

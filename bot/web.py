@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,7 +24,7 @@ from .config import Settings
 from .escalation import Escalation
 from .live import Live, Version
 from .reload import ReloadResult, Reloader, fingerprint, start
-from .store import Store
+from .storage import Store, open_store
 from .worker import Worker
 
 log = logging.getLogger("tsunagu.web")
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     tz = ZoneInfo(settings.timezone)
-    store = Store(settings.db_path, settings.hash_key, settings.hash_key_file)
+    store = open_store(settings)
     notify = _admin_notify(settings, store)
     seen = fingerprint(settings.intents_dir, settings.responses_dir)  # before loading: see reload.Reloader
     if version is None:
@@ -103,11 +102,13 @@ def create_app(settings: Settings | None = None, *, version: Version | None = No
                         "inbox": depth["inbox"], "outbox": depth["outbox"],
                         "reload": reload.to_json() if reload else None})
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def database_error(exc: sqlite3.OperationalError):
-        """A locked database or a full disk: one log line, 500 (LINE and Slack deliver again)."""
+    def database_error(exc: Exception):
+        """A locked database, a full disk, a lost server: one log line, 500 (LINE and Slack deliver again)."""
         log.error("%s %s: database error: %s", request.method, request.path, exc)
         return Response("database unavailable", status=500, mimetype="text/plain")
+
+    for error in store.UNAVAILABLE:
+        app.register_error_handler(error, database_error)
 
     if start_worker:
         worker.start()

@@ -20,14 +20,14 @@ from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from .conversation import CONSENT_SECONDS, SESSION_TTL
-from .store import Claimed, Delivery, Outgoing, Store, purge_backups
+from .storage import Claimed, Delivery, Outgoing, Store
 
 log = logging.getLogger("tsunagu.worker")
 
 #: A failing event is tried this many times, then set aside as a dead letter with an apology
 #: (TSUNAGU_MAX_ATTEMPTS).
 MAX_PROCESS_ATTEMPTS = 3
-#: The WAL is scrubbed at most this often, busy or idle (see Store.scrub and Worker.scrub).
+#: The WAL is scrubbed at most this often, busy or idle (see SQLiteStore.scrub and Worker.scrub).
 SCRUB_SECONDS = 1.0
 POLL_SECONDS = 0.2
 #: How often an idle worker looks for work left by dead processes of this host.
@@ -144,14 +144,14 @@ class Worker:
         """Do one piece of work; False when there was nothing to do."""
         me = me or f"{self.name}:main"
         # answers that are due go first: a due answer holds its family's next message back (claim)
-        d = self.store.due(me)
+        d = self.store.claim_delivery(me)
         if d is not None:
             self.deliver(d)
             return True
-        claimed = self.store.claim(me)
+        claimed = self.store.claim_event(me)
         if claimed is not None:
             self.handle(claimed)
-            while (d := self.store.due(me, event_id=claimed.event_id)) is not None:
+            while (d := self.store.claim_delivery(me, event_id=claimed.event_id)) is not None:
                 self.deliver(d)
             self.scrub()
             return True
@@ -177,7 +177,7 @@ class Worker:
 
     def recover_dead(self, force: bool = False) -> int:
         """Take back work claimed by processes of this host that died (another instance, a
-        killed worker); claims from other hosts wait for their lease (store.LEASE_SECONDS)."""
+        killed worker); claims from other hosts wait for their lease (storage.LEASE_SECONDS)."""
         now = time.time()
         if not force and now < self._next_recover:
             return 0
@@ -196,7 +196,7 @@ class Worker:
         removed = self.store.purge(self.retention_seconds, now, pending_max_age=CONSENT_SECONDS)
         if self.backup_dir is not None:
             removed.update({f"backups_{k}": v for k, v in
-                            purge_backups(self.backup_dir, self.retention_seconds, now).items()})
+                            self.store.purge_backups(self.backup_dir, self.retention_seconds, now).items()})
         if any(removed.values()):
             log.info("retention: deleted %s", removed)
         return removed

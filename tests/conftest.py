@@ -62,3 +62,33 @@ def shared_cache(loaded, settings):
 
     gate.evaluate(loaded, settings)
     return settings.cache_dir
+
+
+# -- storage engines (tests/engines.py) -----------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the session; skipped without the binaries (unless required)."""
+    import os
+
+    from engines import Cluster, pg_bin
+
+    binaries = pg_bin()
+    if binaries is None:
+        reason = "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (Debian package postgresql)"
+        if os.environ.get("TSUNAGU_REQUIRE_PG") == "1":
+            pytest.fail(f"TSUNAGU_REQUIRE_PG=1 but {reason}")
+        pytest.skip(reason)
+    cluster = Cluster(binaries).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, tmp_path):
+    """The same test on each engine: a SQLite file, or a fresh database on the session's PostgreSQL."""
+    from engines import PG_HASH_KEY, Target
+
+    if request.param == "sqlite":
+        return Target("sqlite", str(tmp_path / "t.db"))
+    cluster = request.getfixturevalue("pg_cluster")
+    return Target("postgresql", cluster.new_database(), PG_HASH_KEY.encode())

@@ -21,7 +21,7 @@ from bot.conversation import Turn
 from bot.escalation import Escalation, case_number
 from bot.live import Live, build
 from bot.request_body import decode_utf8, parse_object, read_body
-from bot.store import InboxEvent, Outgoing, Store
+from bot.storage import InboxEvent, Outgoing, Store, open_store
 from bot.web import create_app
 
 from conftest import NOW
@@ -31,7 +31,7 @@ URGENT = "弟のヤミ金の取り立てが毎日来て怖い。電話は090-123
 
 
 def _store(settings, tmp_path) -> Store:
-    return Store(tmp_path / "t.db", settings.hash_key, settings.hash_key_file)
+    return open_store(tmp_path / "t.db", settings.hash_key, settings.hash_key_file)
 
 
 @pytest.fixture(scope="module")

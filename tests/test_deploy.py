@@ -370,3 +370,40 @@ def test_alert_rules_use_metrics_the_bot_exports():
     used = {name for group in rules["groups"] for rule in group["rules"]
             for name in re.findall(r"\b(tsunagu_\w+|up)\b", rule["expr"])}
     assert len(used) >= 6 and used - exported == set()
+
+
+def test_the_postgresql_compose_file_runs_two_instances_on_one_database_behind_nginx():
+    """Static (no Docker here): two app instances from one definition, the same database URL and
+    hashing key, started once PostgreSQL is healthy; nginx balances over exactly those two."""
+    compose = yaml.safe_load((DEPLOY / "compose.postgres.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    apps = {name: s for name, s in services.items() if s.get("image") == "tsunagu:latest"}
+    assert sorted(apps) == ["app-a", "app-b"] and apps["app-a"] == apps["app-b"]
+    app = apps["app-a"]
+    assert (DEPLOY / app["build"]["context"] / app["build"]["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+    assert app["environment"]["TSUNAGU_DB"].startswith("postgresql://") and "@postgres:5432/" in app["environment"]["TSUNAGU_DB"]
+    assert app["environment"]["TSUNAGU_HASH_KEY_FILE"] == "/run/secrets/" + app["secrets"][0]
+    assert compose["secrets"][app["secrets"][0]]["file"].startswith("./secrets/")
+    assert subprocess.run(["git", "check-ignore", "--no-index", "-q", "deploy/secrets/hash_key"], cwd=ROOT).returncode == 0
+    assert app["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    assert "ports" not in app, "only nginx is reachable from outside"
+    nginx = services["nginx"]
+    assert nginx["depends_on"] == {name: {"condition": "service_healthy"} for name in apps}
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in nginx["volumes"]}
+    conf = (DEPLOY / mounts["/etc/nginx/conf.d/default.conf"]).resolve()
+    assert (DEPLOY / mounts["/etc/nginx/tsunagu_proxy.conf"]).resolve() == DEPLOY / "nginx" / "tsunagu_proxy.conf"
+    text = conf.read_text(encoding="utf-8")
+    upstream = re.search(r"upstream tsunagu \{(.*?)\}", text, re.S).group(1)
+    assert sorted(re.findall(r"server ([\w-]+):8000", upstream)) == sorted(apps)
+
+
+def test_the_compose_site_is_the_documented_site():
+    """compose.conf differs from tsunagu.conf only in what comes before the site (its upstream)."""
+    single = (DEPLOY / "nginx" / "tsunagu.conf").read_text(encoding="utf-8")
+    double = (DEPLOY / "nginx" / "compose.conf").read_text(encoding="utf-8")
+
+    def site(text: str) -> str:
+        return text[text.index("}", text.index("upstream tsunagu {")) + 1:]
+
+    assert site(double) == site(single)

@@ -4,6 +4,9 @@ docs/privacy.md says the family's text and the raw LINE user id are deleted once
 is made and delivered; these tests read the files' bytes (not SQL: cleared rows and old WAL
 frames are invisible to SQL) to hold the code to it.  Retention of backups, sessions and
 rows stuck unprocessed is tested here too.
+
+SQLite only, by nature: these are the files of the embedded engine (PostgreSQL keeps no key
+file and makes no file backups; deploy/README.md says what replaces them there).
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import PROJECT_ROOT, Settings
-from bot import store as store_module
 from bot import worker as worker_module
-from bot.store import InboxEvent, Outgoing, Store
+from bot.storage import REVIEW_KEEP_FACTOR, InboxEvent, Outgoing, Store, open_store
 from bot.web import create_app
 from bot.worker import Worker
 from fakes.line_api import FakeLine
@@ -120,11 +122,12 @@ def test_unfollow_leaves_no_raw_id_on_disk(line_app):
 
 def test_purge_leaves_no_trace_of_deleted_rows(tmp_path):
     """Reviews and cases hold (masked) text for the retention period; after it, not even in free pages."""
-    store = Store(tmp_path / "t.db")
+    store = open_store(tmp_path / "t.db")
     old = time.time() - 100 * DAY
     store.add_review("古い指摘の文ＸＹＺ", "fallback", "hikidashiya", "U0STAFF", now=old)
-    store.db.execute("INSERT INTO escalations (case_no, created_at, intent, title, urgency, excerpt, status)"
-                     " VALUES ('C1', ?, 'i', 't', 'urgent', '古い抜粋ＱＲＳ', 'open')", [old])
+    store.accept([InboxEvent("e1", "line", "message", "u1", old, {"text": "x"})], now=old)
+    store.complete(store.claim_event("t:1:0", now=old), [], now=old, escalation={
+        "case_no": "C1", "intent": "i", "title": "t", "urgency": "urgent", "excerpt": "古い抜粋ＱＲＳ"})
     assert store.purge(30 * DAY)["reviews"] == 1
     assert _found(_files(tmp_path / "t.db"), ["古い指摘の文ＸＹＺ", "古い抜粋ＱＲＳ"]) == {}
 
@@ -132,7 +135,7 @@ def test_purge_leaves_no_trace_of_deleted_rows(tmp_path):
 # -- finding: the hashing key is stored next to the hashes ---------------------------------------------
 def test_a_fresh_database_keeps_its_hashing_key_in_a_0600_file_outside(tmp_path):
     db = tmp_path / "fresh.db"
-    store = Store(db)
+    store = open_store(db)
     key_file = tmp_path / "fresh.db.key"
     assert key_file.is_file()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -140,7 +143,7 @@ def test_a_fresh_database_keeps_its_hashing_key_in_a_0600_file_outside(tmp_path)
     assert len(key) == 32
     expected = hmac.new(key, b"line:U123", hashlib.sha256).hexdigest()[:32]
     assert store.user_hash("line", "U123") == expected
-    assert Store(db).user_hash("line", "U123") == expected     # the same key on the next start
+    assert open_store(db).user_hash("line", "U123") == expected     # the same key on the next start
     assert _found(_files(db), [key.hex(), key.hex().upper()]) == {}
     assert all(key not in data for data in _files(db).values())
 
@@ -156,22 +159,24 @@ def test_an_old_database_with_the_key_inside_is_migrated_and_hashes_stay_the_sam
     conn.close()
     before = hmac.new(old_key, b"line:Uabc", hashlib.sha256).hexdigest()[:32]
 
-    store = Store(db)
+    store = open_store(db)
     assert store.user_hash("line", "Uabc") == before
     assert bytes.fromhex((tmp_path / "old.db.key").read_text().strip()) == old_key
     assert stat.S_IMODE((tmp_path / "old.db.key").stat().st_mode) == 0o600
-    assert store.db.execute("SELECT count(*) FROM meta WHERE key = 'hash_key'").fetchone()[0] == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM meta WHERE key = 'hash_key'").fetchone()[0] == 0
+    conn.close()
     assert _found(_files(db), [old_key.hex()]) == {}, "the key's old row is still readable on disk"
 
 
 def test_the_key_file_can_live_elsewhere_and_the_environment_key_wins(tmp_path, monkeypatch):
     key_file = tmp_path / "secrets" / "hash.key"
     key_file.parent.mkdir()
-    store = Store(tmp_path / "a.db", key_file=key_file)
+    store = open_store(tmp_path / "a.db", key_file=key_file)
     assert key_file.is_file() and not (tmp_path / "a.db.key").exists()
     monkeypatch.setenv("TSUNAGU_HASH_KEY", "from-the-environment")
     settings = Settings.from_env()
-    env_store = Store(tmp_path / "b.db", settings.hash_key)
+    env_store = open_store(tmp_path / "b.db", settings.hash_key)
     assert env_store.user_hash("line", "U1") == hmac.new(b"from-the-environment", b"line:U1",
                                                          hashlib.sha256).hexdigest()[:32]
     assert not (tmp_path / "b.db.key").exists()                  # nothing to keep: the key is elsewhere
@@ -183,12 +188,12 @@ def test_the_key_file_can_live_elsewhere_and_the_environment_key_wins(tmp_path, 
 def test_a_broken_key_file_is_a_clear_error(tmp_path):
     (tmp_path / "c.db.key").write_text("not a key")
     with pytest.raises(ValueError, match="hashing key"):
-        Store(tmp_path / "c.db")
+        open_store(tmp_path / "c.db")
 
 
 # -- finding: backups world-readable during the copy ----------------------------------------------------
 def test_a_backup_is_private_from_its_first_byte_under_umask_022(tmp_path, monkeypatch):
-    store = Store(tmp_path / "live.db")
+    store = open_store(tmp_path / "live.db")
     store.accept([InboxEvent("e1", "line", "message", "u1", time.time(), {"text": "x" * 50_000})])
     seen: list[int] = []
     real_connect = sqlite3.connect
@@ -213,15 +218,15 @@ def test_a_backup_is_private_from_its_first_byte_under_umask_022(tmp_path, monke
 def _old_conversation(store: Store, at: float, text: str) -> None:
     user = store.user_hash("line", "Uold")
     store.accept([InboxEvent("old1", "line", "message", user, at, {"text": text})], now=at)
-    claimed = store.claim("t:1:0", now=at)
+    claimed = store.claim_event("t:1:0", now=at)
     store.complete(claimed, [Outgoing("line", user, "Uold", "tok", [{"type": "text", "text": "a"}], "k", at)],
                    session=(user, {"area": {"pref": "北海道"}}), session_ttl=30 * DAY, now=at)
-    store.delivered(store.due("t:1:0", now=at), "reply", now=at)
+    store.delivered(store.claim_delivery("t:1:0", now=at), "reply", now=at)
     store.add_review("バックアップにだけ残る指摘ＡＢＣ", "fallback", "hikidashiya", "U0STAFF", now=at)
 
 
 def test_backups_are_held_to_the_retention_period(tmp_path):
-    store = Store(tmp_path / "live.db")
+    store = open_store(tmp_path / "live.db")
     now = time.time()
     _old_conversation(store, now - 40 * DAY, "x")
     backups = tmp_path / "backup"
@@ -239,17 +244,17 @@ def test_backups_are_held_to_the_retention_period(tmp_path):
     assert copy.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
     copy.close()
     # the never-exported flag is 40 days old: within 3 periods, so it stays in the backup as in the database
-    assert store_module.purge_backups(backups, 30 * DAY) == {"deleted": 0, "purged": 0}
+    assert store.purge_backups(backups, 30 * DAY) == {"deleted": 0, "purged": 0}
     # purging keeps the file's time (when the backup was made): it is deleted once that is past the period
     made = (backups / "tsunagu-1.db").stat().st_mtime
     assert made <= now + 1
-    assert store_module.purge_backups(backups, 30 * DAY, now=made + 31 * DAY) == {"deleted": 1, "purged": 0}
+    assert store.purge_backups(backups, 30 * DAY, now=made + 31 * DAY) == {"deleted": 1, "purged": 0}
     assert list(backups.iterdir()) == []
 
 
 def test_the_purge_command_applies_the_period_to_the_backup_dir(tmp_path, monkeypatch):
     db = tmp_path / "live.db"
-    store = Store(db)
+    store = open_store(db)
     _old_conversation(store, time.time() - 40 * DAY, "x")
     backups = tmp_path / "backup"
     backups.mkdir()
@@ -265,15 +270,15 @@ def test_the_purge_command_applies_the_period_to_the_backup_dir(tmp_path, monkey
 
 
 def test_sessions_go_when_the_retention_period_is_lowered(tmp_path):
-    store = Store(tmp_path / "t.db")
+    store = open_store(tmp_path / "t.db")
     now = time.time()
     _old_conversation(store, now - 10 * DAY, "x")            # written with a 30-day expiry
-    assert store.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert store.table_counts()["sessions"] == 1
     assert store.purge(7 * DAY, now)["sessions"] == 1        # the period is 7 days now
 
 
 def test_rows_stuck_unprocessed_lose_their_text_after_the_period(tmp_path):
-    store = Store(tmp_path / "t.db")
+    store = open_store(tmp_path / "t.db")
     now = time.time()
     at = now - 40 * DAY
     store.accept([InboxEvent("stuck", "line", "message", "u1", at, {"text": "止まったままの文ＤＥＦ",
@@ -281,7 +286,7 @@ def test_rows_stuck_unprocessed_lose_their_text_after_the_period(tmp_path):
     store.accept([InboxEvent("fresh", "line", "message", "u2", now, {"text": "新しい文"})], now=now)
     removed = store.purge(30 * DAY, now)
     assert removed["stuck"] == 1
-    rows = dict(store.db.execute("SELECT event_id, payload FROM inbox").fetchall())
+    rows = {r["event_id"]: r["payload"] for r in store.inbox()}
     assert rows["stuck"] is None and "新しい文" in rows["fresh"]
     assert _found(_files(tmp_path / "t.db"), ["止まったままの文ＤＥＦ", "Ustuck"]) == {}
 
@@ -291,5 +296,5 @@ def test_privacy_notice_states_the_retention_as_implemented():
     text = (PROJECT_ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
     for name in ("TSUNAGU_RETENTION_DAYS", "TSUNAGU_BACKUP_DIR", "TSUNAGU_HASH_KEY_FILE", "TSUNAGU_MAX_ATTEMPTS"):
         assert name in text, name
-    assert re.search(rf"保存期間の {store_module.REVIEW_KEEP_FACTOR} 倍", text)
+    assert re.search(rf"保存期間の {REVIEW_KEEP_FACTOR} 倍", text)
     assert "secure_delete" in text

@@ -65,7 +65,7 @@ class Edge:
         raise AssertionError(f"still queued: {self.services.store.depth()}")
 
     def inbox_rows(self) -> int:
-        return self.services.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        return self.services.store.table_counts()["inbox"]
 
 
 def slack_signature(raw: bytes, secret: str, ts: str | None = None) -> dict:

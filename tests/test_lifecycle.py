@@ -16,42 +16,42 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.conversation import SESSION_TTL
-from bot.store import REVIEW_KEEP_FACTOR, InboxEvent, Outgoing, Store
+from bot.storage import REVIEW_KEEP_FACTOR, InboxEvent, Outgoing, Store, open_store
 from bot.worker import Processed, Worker
 
 DAY = 86400.0
 
 
-def _event(store: Store, n: int, at: float) -> None:
-    """One LINE event accepted, answered and delivered at time ``at``, with a session."""
+def _event(store: Store, n: int, at: float, case_no: str | None = None) -> None:
+    """One LINE event accepted, answered and delivered at time ``at``, with a session (and a case)."""
     user = store.user_hash("line", f"U{n:032x}")
     store.accept([InboxEvent(f"ev{n}", "line", "message", user, at, {"text": "息子が部屋から出てこない"})], now=at)
-    claimed = store.claim("test:1:0", now=at)
+    claimed = store.claim_event("test:1:0", now=at)
     out = Outgoing("line", user, f"U{n:032x}", f"token{n}", [{"type": "text", "text": "お返事"}], f"key{n}", at)
-    store.complete(claimed, [out], session=(user, {"area": {"pref": "北海道"}}), session_ttl=30 * DAY, now=at)
-    d = store.due("test:1:0", now=at)
+    case = {"case_no": case_no, "intent": "hikidashiya", "title": "t", "urgency": "urgent", "excerpt": "＊＊"}
+    store.complete(claimed, [out], session=(user, {"area": {"pref": "北海道"}}), session_ttl=30 * DAY, now=at,
+                   escalation=case if case_no else None)
+    d = store.claim_delivery("test:1:0", now=at)
     store.delivered(d, "reply", now=at)
 
 
 def _counts(store: Store) -> dict[str, int]:
-    return {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("inbox", "outbox", "sessions", "escalations", "reviews")}
+    counts = store.table_counts()
+    return {t: counts[t] for t in ("inbox", "outbox", "sessions", "escalations", "reviews")}
 
 
 def _fill(store: Store, now: float) -> None:
     """Rows 40 days old and rows 1 day old of every kind."""
     for i, age in enumerate((40, 1)):
         at = now - age * DAY
-        _event(store, i, at)
-        store.db.execute("INSERT INTO escalations (case_no, created_at, intent, title, urgency, excerpt, status)"
-                         " VALUES (?, ?, 'hikidashiya', 't', 'urgent', '＊＊', 'open')", [f"C{i}", at])
+        _event(store, i, at, case_no=f"C{i}")
         exported = store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=at)
         store.mark_exported([exported], now=at)
         store.add_review("まだの件", "fallback", "hikidashiya", "U0STAFF", now=at)   # never exported
 
 
-def test_purge_deletes_what_is_past_the_retention_period_and_nothing_newer(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_purge_deletes_what_is_past_the_retention_period_and_nothing_newer(db_target):
+    store = db_target.open()
     now = time.time()
     _fill(store, now)
     assert _counts(store) == {"inbox": 2, "outbox": 2, "sessions": 2, "escalations": 2, "reviews": 4}
@@ -60,25 +60,37 @@ def test_purge_deletes_what_is_past_the_retention_period_and_nothing_newer(tmp_p
 
     assert removed == {"inbox": 1, "outbox": 1, "sessions": 1, "escalations": 1, "reviews": 1}
     assert _counts(store) == {"inbox": 1, "outbox": 1, "sessions": 1, "escalations": 1, "reviews": 3}
-    assert store.db.execute("SELECT event_id FROM inbox").fetchall() == [("ev1",)]
+    assert [r["event_id"] for r in store.inbox()] == ["ev1"]
     # a flag nobody exported is kept longer (admins export in batches), but not for ever
     later = now + (REVIEW_KEEP_FACTOR * 30 - 40 + 1) * DAY
     assert store.purge(30 * DAY, later)["reviews"] == 2
-    assert store.db.execute("SELECT text, created_at FROM reviews").fetchall() == [("まだの件", now - DAY)]
+    assert [(r["text"], r["created_at"]) for r in store.reviews(include_exported=True)] == [("まだの件", now - DAY)]
 
 
-def test_nothing_is_kept_in_clear_once_answered(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_nothing_is_kept_in_clear_once_answered(db_target):
+    store = db_target.open()
     _event(store, 7, time.time())
-    row = store.db.execute("SELECT payload FROM inbox").fetchone()
-    assert row == (None,)
-    assert store.db.execute("SELECT to_id, reply_token, messages FROM outbox").fetchone() == (None, None, None)
-    dump = "\n".join(store.db.conn.iterdump())
+    [row] = store.inbox()
+    assert row["payload"] is None
+    [out] = store.outbox()
+    assert (out["to_id"], out["reply_token"], out["messages"]) == (None, None, None)
+    dump = json.dumps([store.inbox(), store.outbox(), store.escalations(), store.reviews(True), store.dead_letters()],
+                      ensure_ascii=False)
     assert "息子" not in dump and f"U{7:032x}" not in dump
 
 
-def test_worker_purges_on_its_own_and_sessions_never_outlive_the_retention(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_nothing_is_kept_in_clear_in_the_sqlite_file(tmp_path):
+    """SQLite only: every row of the file, as ``.dump`` would print it."""
+    store = open_store(tmp_path / "t.db")
+    _event(store, 7, time.time())
+    conn = sqlite3.connect(tmp_path / "t.db")
+    dump = "\n".join(conn.iterdump())
+    conn.close()
+    assert "ev7" in dump and "息子" not in dump and f"U{7:032x}" not in dump
+
+
+def test_worker_purges_on_its_own_and_sessions_never_outlive_the_retention(db_target):
+    store = db_target.open()
     now = time.time()
     _fill(store, now)
     worker = Worker(store, {}, {}, retention_seconds=7 * DAY, housekeeping_every=3600)
@@ -98,13 +110,14 @@ def test_worker_purges_on_its_own_and_sessions_never_outlive_the_retention(tmp_p
     worker = Worker(store, {"line": Echo()}, {}, retention_seconds=7 * DAY)
     store.accept([InboxEvent("ev9", "line", "message", "u9", now, {"text": "x"})])
     assert worker.step()
-    expires = store.db.execute("SELECT expires_at - updated_at FROM sessions WHERE user_hash = 'u9'").fetchone()[0]
-    assert expires == pytest.approx(7 * DAY)
+    written = time.time()
+    assert store.session("u9", now=now + 7 * DAY - 60) is not None
+    assert store.session("u9", now=written + 7 * DAY + 1) is None
     assert SESSION_TTL == 30 * DAY                     # the default the privacy notice states
 
 
 def test_database_is_readable_by_its_owner_only(tmp_path):
-    Store(tmp_path / "t.db")
+    open_store(tmp_path / "t.db")
     mode = stat.S_IMODE((tmp_path / "t.db").stat().st_mode)
     assert mode & 0o077 == 0, oct(mode)
 
@@ -119,7 +132,7 @@ def db(tmp_path, monkeypatch):
 
 
 def test_purge_command(db, monkeypatch):
-    store = Store(db)
+    store = open_store(db)
     _fill(store, time.time())
     r = CliRunner().invoke(cli, ["purge"])
     assert r.exit_code == 0, r.output
@@ -137,7 +150,7 @@ def test_purge_command(db, monkeypatch):
     (["purge", "--older-than-days", "abc"], "not a valid float"),
 ])
 def test_purge_command_refuses_bad_periods(db, args, message):
-    Store(db)
+    open_store(db)
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
 
@@ -150,13 +163,13 @@ def test_commands_never_create_a_database_by_mistake(db, tmp_path):
 
 
 def test_backup_while_the_database_is_being_written(db, tmp_path):
-    store = Store(db)
+    store = open_store(db)
     _fill(store, time.time())
     stop = threading.Event()
     written = [0]
 
     def writer():                     # another process's worth of writes during the backup
-        w = Store(db)
+        w = open_store(db)
         while not stop.is_set():
             w.accept([InboxEvent(f"w{written[0]}", "line", "message", "u", time.time(), {"text": "x" * 2000})])
             written[0] += 1
@@ -179,7 +192,7 @@ def test_backup_while_the_database_is_being_written(db, tmp_path):
 
 
 def test_a_failed_backup_keeps_the_previous_one(db, tmp_path, monkeypatch):
-    Store(db)
+    open_store(db)
     good = tmp_path / "good.db"
     assert CliRunner().invoke(cli, ["backup", str(good)]).exit_code == 0
     before = good.read_bytes()
@@ -193,28 +206,30 @@ def test_a_failed_backup_keeps_the_previous_one(db, tmp_path, monkeypatch):
     assert good.read_bytes() == before
 
 
-def test_an_unanswered_consent_question_is_forgotten_after_a_day(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_an_unanswered_consent_question_is_forgotten_after_a_day(db_target):
+    store = db_target.open()
     now = time.time()
     for user, asked in (("old", now - 25 * 3600), ("new", now - 3600)):
-        store.db.execute("INSERT INTO sessions (user_hash, channel, data, updated_at, expires_at) VALUES"
-                         " (?, 'line', ?, ?, ?)", [user, json.dumps({"area": {"pref": "北海道"}, "pending_consent": {
-                             "excerpt": "●●の件", "asked_at": asked}}, ensure_ascii=False), asked, now + 20 * DAY])
+        store.accept([InboxEvent(f"ask-{user}", "line", "message", user, asked, {"text": "x"})], now=asked)
+        data = {"area": {"pref": "北海道"}, "pending_consent": {"excerpt": "●●の件", "asked_at": asked}}
+        store.complete(store.claim_event("w:1:0", now=asked), [], session=(user, data),
+                       session_ttl=now + 20 * DAY - asked, now=asked)
     store.purge(30 * DAY, now)
     assert store.session("old") == {"area": {"pref": "北海道"}}
     assert store.session("new")["pending_consent"]["excerpt"] == "●●の件"
 
 
-def test_a_delivery_given_up_keeps_no_text(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_a_delivery_given_up_keeps_no_text(db_target):
+    store = db_target.open()
     now = time.time()
     store.accept([InboxEvent("e1", "line", "message", "u1", now, {"text": "x"})], now=now)
-    claimed = store.claim("w:1:0", now=now)
+    claimed = store.claim_event("w:1:0", now=now)
     store.complete(claimed, [Outgoing("line", "u1", "Uraw", "tok", [{"type": "text", "text": "お返事"}], "k", now)],
                    now=now)
-    store.give_up(store.due("w:1:0", now=now), "push 400")
-    row = store.db.execute("SELECT status, messages, to_id, reply_token, last_error FROM outbox").fetchone()
-    assert row == ("failed", None, None, None, "push 400")
+    store.give_up(store.claim_delivery("w:1:0", now=now), "push 400")
+    [row] = store.outbox()
+    assert (row["status"], row["messages"], row["to_id"], row["reply_token"], row["last_error"]) == (
+        "failed", None, None, None, "push 400")
 
 
 def test_an_emergencys_waiting_question_is_forgotten_a_day_after_the_emergency(loaded, settings):

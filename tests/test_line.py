@@ -67,7 +67,7 @@ class LineHarness:
         raise AssertionError(f"still queued: {store.depth()}")
 
     def inbox_count(self) -> int:
-        return self.services.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        return self.services.store.table_counts()["inbox"]
 
     def deliveries_for(self, event: dict) -> list:
         key = retry_key("line:" + event["webhookEventId"])
@@ -130,10 +130,10 @@ def test_text_is_answered_once_by_reply_with_a_tap_to_call_card(line):
     assert "tel:188" in uris
     assert card["altText"].startswith("相談先")
     # nothing personal is kept once answered
-    row = line.services.store.db.execute("SELECT payload FROM inbox").fetchone()
-    assert row[0] is None
-    out = line.services.store.db.execute("SELECT to_id, reply_token, messages FROM outbox").fetchone()
-    assert out == (None, None, None)
+    [row] = line.services.store.inbox()
+    assert row["payload"] is None
+    [out] = line.services.store.outbox()
+    assert (out["to_id"], out["reply_token"], out["messages"]) == (None, None, None)
 
 
 def actions(node) -> list[dict]:
@@ -213,11 +213,10 @@ def test_follow_greets_and_unfollow_forgets(line):
     line.post(unfollow_event())
     line.settle()
     assert store.session(user) is None
-    assert store.db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert store.table_counts()["sessions"] == 0
     # nothing left that ties the finished events to this person
-    for table in ("inbox", "outbox", "sessions"):
-        assert store.db.execute(f"SELECT count(*) FROM {table} WHERE user_hash = ?", [user]).fetchone()[0] == 0
-    assert store.db.execute("SELECT count(*) FROM inbox WHERE payload IS NOT NULL").fetchone()[0] == 0
+    assert store.rows_about(user) == {"sessions": 0, "inbox": 0, "outbox": 0, "dead_letters": 0}
+    assert [r["payload"] for r in store.inbox() if r["payload"] is not None] == []
 
 
 # -- the area conversation ---------------------------------------------------------------------

@@ -28,11 +28,11 @@ def _answers(fake: FakeLine, event: dict) -> int:
 
 
 @pytest.mark.parametrize("age", [0, 120], ids=["reply", "push"])
-def test_sigkill_while_queued_then_restart_answers_every_event_exactly_once(tmp_path, age):
+def test_sigkill_while_queued_then_restart_answers_every_event_exactly_once(tmp_path, db_target, age):
     """age 0: answers go out by reply token; age 120 s: the tokens are too old, answers are pushed."""
     with FakeLine() as fake:
         server = ServerProcess(tmp_path, {"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token,
-                                          "LINE_API_BASE_URL": fake.url, "TSUNAGU_DB": str(tmp_path / "crash.db"),
+                                          "LINE_API_BASE_URL": fake.url, **db_target.env(),
                                           "LINE_API_TIMEOUT": "1,3"})
         try:
             server.start()

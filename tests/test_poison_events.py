@@ -16,7 +16,7 @@ import pytest
 
 from bot import metrics
 from bot.config import Settings
-from bot.store import Claimed, Outgoing
+from bot.storage import Claimed, Outgoing
 from bot.web import create_app
 from bot.worker import Processed
 from fakes.line_api import FakeLine
@@ -49,11 +49,11 @@ class Poisoned:
 
 
 @pytest.fixture
-def bot(tmp_path, live_version):
+def bot(db_target, live_version):
     with FakeLine() as fake:
         base = Settings.from_env({})
         settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                            db_path=tmp_path / "p.db", cache_dir=base.cache_dir,
+                            cache_dir=base.cache_dir, **db_target.settings(),
                             line_channel_secret=SECRET, line_channel_access_token=fake.access_token,
                             line_api_base_url=fake.url, line_timeout=(1.0, 1.0))   # TSUNAGU_MAX_ATTEMPTS: 3
         app = create_app(settings, version=live_version, start_worker=False)
@@ -121,9 +121,8 @@ def test_a_poison_event_is_dead_lettered_with_an_apology_and_the_next_emergency_
     order = [d.reply_token for d in bot.fake.delivered()]
     assert order.index(bad["replyToken"]) < order.index(emergency["replyToken"])
     assert _dead_letters() == before + 1
-    status = dict(bot.store.db.execute("SELECT event_id, status FROM inbox").fetchall())
-    assert status["line:" + bad["webhookEventId"]] == "dead"
-    assert bot.store.db.execute("SELECT payload FROM inbox WHERE status = 'dead'").fetchone() == (None,)
+    [dead] = bot.store.inbox("line:" + bad["webhookEventId"])
+    assert dead["status"] == "dead" and dead["payload"] is None
     logged = "\n".join(caplog.text.splitlines())
     assert "dead letter" in logged and "布団" not in logged and user not in logged   # the error names no text
 
@@ -135,13 +134,13 @@ def test_an_event_whose_process_died_every_time_is_not_tried_again(bot):
     user = new_user_id()
     bad = text_event("身に覚えのない請求が来た", user_id=user)
     bot.post(bad)
-    now = time.time()
-    for i in range(3):                                # three workers died holding it
-        claimed = bot.store.claim(f"other-host:{i}:0", now=now + i * 31, lease=30)
+    died = time.time() - 100                          # three workers died holding it, the last lease ran out
+    for i in range(3):
+        claimed = bot.store.claim_event(f"other-host:{i}:0", now=died + i * 31, lease=30)
         assert claimed is not None and claimed.attempts == i + 1
+    assert bot.store.inbox("line:" + bad["webhookEventId"])[0]["status"] == "working"
     emergency = text_event(EMERGENCY, user_id=user)
     bot.post(emergency)
-    bot.store.db.execute("UPDATE inbox SET lease_until = 0 WHERE status = 'working'")   # the last lease ran out
 
     bot.settle()
 

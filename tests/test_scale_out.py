@@ -1,5 +1,6 @@
-"""Scale-out on one host: two `tsunagu serve` instances (2 workers each) share one SQLite file
-behind a load balancer, as README "Scale-out" describes.
+"""Scale-out: two `tsunagu serve` instances (2 workers each) on two ports share one database behind
+a load balancer, as README "Scale-out" describes: a SQLite file (one host) or a PostgreSQL database
+(what several hosts share; deploy/README.md "More than one host").
 
 Events are spread over both instances, LINE redelivers some of them to the other instance,
 one family's messages land on different instances, and one whole instance is SIGKILLed while
@@ -29,10 +30,10 @@ def _answers(line: FakeLine, event: dict) -> list:
             if (d.kind == "reply" and d.reply_token == event["replyToken"]) or (d.kind == "push" and d.retry_key == key)]
 
 
-def test_two_instances_on_one_database_answer_everything_exactly_once(tmp_path):
+def test_two_instances_on_one_database_answer_everything_exactly_once(tmp_path, db_target):
     with FakeLine() as line:
         env = {"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": line.access_token,
-               "LINE_API_BASE_URL": line.url, "LINE_API_TIMEOUT": "1,3", "TSUNAGU_DB": str(tmp_path / "shared.db")}
+               "LINE_API_BASE_URL": line.url, "LINE_API_TIMEOUT": "1,3", **db_target.env()}
         a = ServerProcess(tmp_path, env, name="a").start()
         b = ServerProcess(tmp_path, env, name="b").start()
         try:

@@ -184,7 +184,7 @@ def test_rate_limited_post_is_retried(env):
     env.mention("サポステってなに？", event_id="EvRL")
     env.settle()
     assert len(env.slack.calls_to("chat.postMessage")) >= 2
-    assert env.services.store.db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0] == 1
+    assert env.services.store.counts()["outbox"] == {"sent": 1}
 
 
 def test_a_slack_outage_is_retried_but_a_malformed_message_is_not(env):
@@ -196,7 +196,7 @@ def test_a_slack_outage_is_retried_but_a_malformed_message_is_not(env):
     env.mention("サポステってなに？", event_id="EvBad")
     env.settle()
     assert len(env.slack.calls_to("chat.postMessage")) == 4
-    rows = env.services.store.db.execute("SELECT event_id, status, last_error FROM outbox ORDER BY id").fetchall()
+    rows = [(r["event_id"], r["status"], r["last_error"]) for r in env.services.store.outbox()]
     assert rows == [("slack:EvDown", "sent", "slack fatal_error"), ("slack:EvBad", "failed", "slack invalid_blocks")]
 
 
@@ -218,7 +218,7 @@ def test_escalation_needs_consent_then_posts_one_masked_alert(env):
     assert alert["channel"] == ALERTS
     body = _texts(alert["blocks"]) + alert["text"]
     assert "090-1234-5678" not in body and "田中" not in body and user not in body
-    case_no = env.services.store.db.execute("SELECT case_no FROM escalations").fetchone()[0]
+    case_no = env.services.store.escalations()[0]["case_no"]
     assert case_no in body and case_no in _texts(thanks)
     assert "ヤミ金" in body
 
@@ -282,7 +282,7 @@ def test_take_button_records_who_and_updates_the_message(env):
     env.line_says("はい", user)
     env.settle()
     post = env.slack.calls_to("chat.postMessage")[0]
-    case_no = env.services.store.db.execute("SELECT case_no FROM escalations").fetchone()[0]
+    case_no = env.services.store.escalations()[0]["case_no"]
     payload = {"type": "block_actions", "user": {"id": "U0STAFF", "username": "yamada", "name": "yamada"},
                "api_app_id": "A0001", "team": {"id": "T0001"}, "channel": {"id": ALERTS},
                "container": {"type": "message", "message_ts": "1.000001", "channel_id": ALERTS},

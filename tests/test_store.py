@@ -1,11 +1,20 @@
-"""The SQLite store's claims: exactly one process gets each event, one family at a time, in order."""
+"""The store's claims on each engine: exactly one process gets each event, one family at a time, in order."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import time
+from pathlib import Path
 
-from bot.store import LEASE_SECONDS, InboxEvent, Outgoing, Store
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+from bot.storage import LEASE_SECONDS, InboxEvent, Outgoing, Store, StoreError, open_store
+from engines import Target
 from test_slack import env, escalating_version, review_action  # noqa: F401  (fixtures: the real Slack app)
 
 
@@ -19,57 +28,57 @@ def _answer(store: Store, claimed, user: str, now: float) -> None:
     store.complete(claimed, [out], now=now)
 
 
-def test_one_familys_messages_are_taken_in_order_and_one_at_a_time(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_one_familys_messages_are_taken_in_order_and_one_at_a_time(db_target):
+    store = db_target.open()
     now = time.time()
     _accept(store, "b", "u1", now + 1)      # arrived first, written second
     _accept(store, "a", "u1", now)
     _accept(store, "c", "u2", now + 2)
-    first = store.claim("w:1:0")
+    first = store.claim_event("w:1:0")
     assert first.event_id == "a"
-    other = store.claim("w:1:1")
+    other = store.claim_event("w:1:1")
     assert other.event_id == "c", "u1's next message waits while 'a' is in progress"
-    assert store.claim("w:1:2") is None
+    assert store.claim_event("w:1:2") is None
 
 
-def test_the_next_message_waits_for_the_answer_being_sent_but_not_for_a_back_off(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_the_next_message_waits_for_the_answer_being_sent_but_not_for_a_back_off(db_target):
+    store = db_target.open()
     now = time.time()
     _accept(store, "a", "u1", now)
     _accept(store, "b", "u1", now + 1)
-    a = store.claim("w:1:0", now=now)
+    a = store.claim_event("w:1:0", now=now)
     _answer(store, a, "u1", now)
-    assert store.claim("w:1:1", now=now) is None, "a's answer is due: it goes first"
-    d = store.due("w:1:0", now=now)
-    assert store.claim("w:1:1", now=now) is None, "a's answer is being sent"
+    assert store.claim_event("w:1:1", now=now) is None, "a's answer is due: it goes first"
+    d = store.claim_delivery("w:1:0", now=now)
+    assert store.claim_event("w:1:1", now=now) is None, "a's answer is being sent"
     store.retry_later(d, now + 60, "reply 500")
-    b = store.claim("w:1:1", now=now)
+    b = store.claim_event("w:1:1", now=now)
     assert b is not None and b.event_id == "b", "a back-off does not hold an emergency back"
 
 
-def test_a_dead_workers_claim_is_taken_back_at_once_on_the_same_host_else_after_the_lease(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_a_dead_workers_claim_is_taken_back_at_once_on_the_same_host_else_after_the_lease(db_target):
+    store = db_target.open()
     now = time.time()
     _accept(store, "a", "u1", now)
     _accept(store, "b", "u2", now)
-    assert store.claim("host1:999999:0", now=now).event_id == "a"
-    assert store.claim("host2:123:0", now=now).event_id == "b"
+    assert store.claim_event("host1:999999:0", now=now).event_id == "a"
+    assert store.claim_event("host2:123:0", now=now).event_id == "b"
     assert store.recover("host1", alive=lambda pid: pid != 999999) == 1
-    again = store.claim("w:1:0", now=now)
+    again = store.claim_event("w:1:0", now=now)
     assert again.event_id == "a"
     store.complete(again, [], now=now)
-    assert store.claim("w:1:1", now=now) is None, "another host's claim is trusted until its lease ends"
-    assert store.claim("w:1:1", now=now + LEASE_SECONDS + 1).event_id == "b"
+    assert store.claim_event("w:1:1", now=now) is None, "another host's claim is trusted until its lease ends"
+    assert store.claim_event("w:1:1", now=now + LEASE_SECONDS + 1).event_id == "b"
 
 
-def _drain(path: str, name: str, queue, ready, go) -> None:
-    store = Store(path)
+def _drain(target: Target, name: str, queue, ready, go) -> None:
+    store = target.open()
     ready.put(name)
     go.wait(60)
     got = []
     idle = 0
     while idle < 20:
-        claimed = store.claim(f"{name}:0")
+        claimed = store.claim_event(f"{name}:0")
         if claimed is None:
             idle += 1
             time.sleep(0.01)
@@ -81,15 +90,14 @@ def _drain(path: str, name: str, queue, ready, go) -> None:
     queue.put(got)
 
 
-def test_four_processes_claim_each_event_exactly_once(tmp_path):
-    path = str(tmp_path / "t.db")
-    store = Store(path)
+def test_four_processes_claim_each_event_exactly_once(db_target):
+    store = db_target.open()
     now = time.time()
     store.accept([InboxEvent(f"e{i}", "line", "message", f"u{i % 23}", now + i / 1000, {"text": "x"})
                   for i in range(400)], now=now)
     ctx = multiprocessing.get_context("spawn")
     queue, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_drain, args=(path, f"p{n}", queue, ready, go)) for n in range(4)]
+    procs = [ctx.Process(target=_drain, args=(db_target, f"p{n}", queue, ready, go)) for n in range(4)]
     for p in procs:
         p.start()
     for _ in procs:
@@ -104,8 +112,8 @@ def test_four_processes_claim_each_event_exactly_once(tmp_path):
 
 
 # -- idempotent review actions -------------------------------------------------------------------
-def test_a_replayed_review_is_stored_once(tmp_path):
-    store = Store(tmp_path / "t.db")
+def test_a_replayed_review_is_stored_once(db_target):
+    store = db_target.open()
     now = time.time()
     ids = {store.add_review("＊＊の件", "fallback", "hikidashiya", "U0STAFF", now=now + i) for i in range(3)}
     assert len(ids) == 1 and len(store.reviews()) == 1
@@ -117,21 +125,22 @@ def test_a_replayed_review_is_stored_once(tmp_path):
     assert len(store.reviews()) == 5
 
 
-def test_reviews_from_concurrent_replays_are_one_row(tmp_path):
-    path = tmp_path / "t.db"
-    Store(path)
+def test_reviews_from_concurrent_replays_are_one_row(db_target):
+    db_target.open()
     with multiprocessing.get_context("fork").Pool(4) as pool:
-        ids = pool.map(_review_once, [(str(path), i) for i in range(8)])
+        ids = pool.map(_review_once, [(db_target, i) for i in range(8)])
     assert len(set(ids)) == 1
-    assert len(Store(path).reviews()) == 1
+    assert len(db_target.open().reviews()) == 1
 
 
-def _review_once(args: tuple[str, int]) -> int:
-    path, _ = args
-    return Store(path).add_review("同じ指摘", "fallback", "hikidashiya", "U0STAFF")
+def _review_once(args: tuple[Target, int]) -> int:
+    target, _ = args
+    return target.open().add_review("同じ指摘", "fallback", "hikidashiya", "U0STAFF")
 
 
+# -- SQLite files: what older versions wrote, and processes racing to create one -------------------
 def test_an_old_review_table_is_migrated_and_its_replays_merged(tmp_path):
+    """SQLite only: databases of earlier versions are SQLite files."""
     import sqlite3
 
     path = tmp_path / "old.db"
@@ -145,12 +154,14 @@ def test_an_old_review_table_is_migrated_and_its_replays_merged(tmp_path):
                      rows)
     conn.commit()
     conn.close()
-    store = Store(path)
+    store = open_store(path)
     assert [(r["text"], r["created_at"]) for r in store.reviews()] == [("同じ", now), ("同じ", now + 5000),
                                                                        ("別", now)]
     assert store.add_review("同じ", "a", "b", "U1", now=now + 5001) == store.reviews()[1]["id"]
-    index = store.db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%dedupe_key%'")
+    conn = sqlite3.connect(path)
+    index = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%dedupe_key%'")
     assert "UNIQUE" in index.fetchone()[0]
+    conn.close()
 
 
 def test_a_replayed_slack_review_action_is_stored_once(env):
@@ -165,15 +176,15 @@ def test_a_replayed_slack_review_action_is_stored_once(env):
 def _open_at_once(path: str, barrier, results) -> None:
     barrier.wait()
     try:
-        Store(path)
+        open_store(path)
         results.put("ok")
     except Exception as exc:  # noqa: BLE001 - reported to the test
         results.put(repr(exc))
 
 
 def test_workers_opening_a_new_database_at_the_same_moment_all_start(tmp_path):
-    """Two or three gunicorn workers booting on a new file: SQLite may answer "locked" at once to the
-    switch to WAL instead of waiting; every process must still open the store."""
+    """SQLite only.  Two or three gunicorn workers booting on a new file: SQLite may answer "locked" at
+    once to the switch to WAL instead of waiting; every process must still open the store."""
     ctx = multiprocessing.get_context("fork")
     failures = []
     for round_ in range(15):
@@ -186,3 +197,55 @@ def test_workers_opening_a_new_database_at_the_same_moment_all_start(tmp_path):
             p.join(60)
         failures += [r for r in (results.get(timeout=5) for _ in procs) if r != "ok"]
     assert failures == []
+
+
+# -- PostgreSQL: what it needs that a SQLite file does not -----------------------------------------
+def test_tsunagu_db_selects_the_engine():
+    for url in ("postgresql://tsunagu@db.internal/tsunagu", "postgres://tsunagu@db.internal:5433/tsunagu"):
+        settings = Settings.from_env({"TSUNAGU_DB": url})
+        assert settings.db_url == url and settings.db == url
+    settings = Settings.from_env({"TSUNAGU_DB": "/var/lib/tsunagu/tsunagu.db"})
+    assert settings.db_url is None and settings.db == Path("/var/lib/tsunagu/tsunagu.db")
+
+
+def test_postgresql_refuses_to_start_without_the_shared_hashing_key(pg_cluster, tmp_path):
+    url = pg_cluster.new_database()
+    with pytest.raises(StoreError, match="TSUNAGU_HASH_KEY or TSUNAGU_HASH_KEY_FILE"):
+        open_store(url)
+    with pytest.raises(StoreError, match="copy the same key to every host"):
+        open_store(url, key_file=tmp_path / "missing.key")      # never made here: each host would make its own
+    (tmp_path / "shared.key").write_text(os.urandom(32).hex())
+    a, b = open_store(url, key_file=tmp_path / "shared.key"), open_store(url, key_file=tmp_path / "shared.key")
+    assert a.user_hash("line", "U1") == b.user_hash("line", "U1")
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="PostgreSQL database tsunagu on 127.0.0.1"):
+        open_store("postgresql://tsunagu@127.0.0.1:1/tsunagu", b"k" * 32)
+
+
+def test_the_commands_on_postgresql(pg_cluster, monkeypatch, tmp_path):
+    """purge works as on SQLite; backup says what to use instead (pg_dump), without a traceback."""
+    target = Target("postgresql", pg_cluster.new_database(), b"k" * 32)
+    store = target.open()
+    _accept(store, "a", "u1", time.time() - 40 * 86400)
+    for name, value in target.env().items():
+        monkeypatch.setenv(name, value)
+    r = CliRunner().invoke(cli, ["purge"])
+    assert r.exit_code == 0 and json.loads(r.output)["deleted"]["stuck"] == 1, r.output
+    r = CliRunner().invoke(cli, ["backup", str(tmp_path / "b.db")])
+    assert r.exit_code == 1 and "pg_dump" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_a_lost_server_connection_fails_one_call_then_is_replaced(pg_cluster):
+    """A restarted server or a dropped connection: that call fails as "unavailable" (a webhook gets 500
+    and is delivered again), the next one runs on a new connection."""
+    store = Target("postgresql", pg_cluster.new_database(), b"k" * 32).open()
+    _accept(store, "a", "u1", time.time())
+    pid = store.one("SELECT pg_backend_pid() AS pid")["pid"]
+    admin = Target("postgresql", store.url, b"k" * 32).open()
+    admin.run("SELECT pg_terminate_backend(?)", [pid])
+    with pytest.raises(store.UNAVAILABLE):
+        store.depth()
+    assert store.depth() == {"inbox": 1, "outbox": 0}

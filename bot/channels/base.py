@@ -26,7 +26,7 @@ from flask import Blueprint, Response
 
 from .. import metrics
 from ..request_body import BadBody
-from ..store import Claimed, Delivery, InboxEvent, Outgoing, Store
+from ..storage import Claimed, Delivery, InboxEvent, Outgoing, Store
 from ..worker import Processed
 
 if TYPE_CHECKING:   # the web app's objects: a channel is built from them, it never builds them

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 from ..conversation import Conversation, ConversationTexts, Turn
 from ..escalation import Escalation
-from ..store import Claimed, Outgoing, Store
+from ..storage import Claimed, Outgoing, Store
 from ..worker import Processed
 
 #: Message kinds a family may send that have no words: answered with the "please write" turn.

@@ -15,7 +15,7 @@ from flask import Blueprint
 from linebot.v3.webhook import SignatureValidator
 
 from ...conversation import ConversationTexts, Turn
-from ...store import Claimed, Delivery, Outgoing
+from ...storage import Claimed, Delivery, Outgoing
 from ...worker import Processed
 from ..base import Context, Outcome, inbox_blueprint
 from ..family import FamilyProcessor

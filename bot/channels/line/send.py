@@ -21,7 +21,7 @@ import time
 import urllib3
 from linebot.v3.messaging import ApiClient, ApiException, Configuration
 
-from ...store import Delivery, Store
+from ...storage import Delivery, Store
 from ..base import MAX_AGE, MAX_ATTEMPTS, Outcome, backoff
 
 log = logging.getLogger("tsunagu.delivery")

@@ -27,7 +27,7 @@ from linebot.v3.webhook import SignatureValidator
 
 from ... import metrics
 from ...request_body import BadBody, decode_utf8, parse_object, read_body
-from ...store import InboxEvent, Store
+from ...storage import InboxEvent, Store
 from ..base import refuse
 
 log = logging.getLogger("tsunagu.line")

@@ -22,7 +22,7 @@ from typing import Callable
 from ...conversation import ConversationTexts, Turn
 from ...escalation import Escalation
 from ...live import Live
-from ...store import Claimed, Delivery, InboxEvent, Outgoing, Store
+from ...storage import Claimed, Delivery, InboxEvent, Outgoing, Store
 from ...worker import Processed, Worker
 from ..base import Context, Outcome
 from ..family import FamilyProcessor

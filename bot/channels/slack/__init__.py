@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask import Blueprint
 
-from ...store import Claimed, Delivery, Outgoing
+from ...storage import Claimed, Delivery, Outgoing
 from ...worker import Processed
 from ..base import Context, Outcome
 from .answer import NAME, StaffAnswers

@@ -8,7 +8,7 @@ from typing import Callable
 
 from slack_sdk import WebClient
 
-from ...store import Store
+from ...storage import Store
 from .text import escape
 
 log = logging.getLogger("tsunagu.slack")

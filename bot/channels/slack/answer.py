@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ...store import Claimed, Outgoing
+from ...storage import Claimed, Outgoing
 from ...triage import Triage, clean, fill
 from ...worker import Processed
 from .blocks import SlackTexts, section, triage_blocks, windows_text

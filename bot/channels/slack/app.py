@@ -33,7 +33,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from ...logs import withheld_logger
-from ...store import InboxEvent, Store
+from ...storage import InboxEvent, Store
 from ...triage import clean, fill
 from .blocks import REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section
 from .text import escape, mention

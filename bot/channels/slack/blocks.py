@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...store import Outgoing
+from ...storage import Outgoing
 from ...triage import Decision, Triage, fill
 from ...yamlio import load_with_lines
 from .text import escape, mrkdwn, quote

@@ -12,7 +12,7 @@ import time
 
 import urllib3
 
-from ...store import Delivery, Store
+from ...storage import Delivery, Store
 from ..base import MAX_AGE, MAX_ATTEMPTS, Outcome, backoff
 
 log = logging.getLogger("tsunagu.delivery")
@@ -61,7 +61,7 @@ class SlackSender:
                 kwargs["thread_ts"] = message["thread_ts"]
             response = self.client.chat_postMessage(**kwargs)
             if message.get("case_no"):
-                self.store.posted(message["case_no"], response.get("channel") or d.target or "",
+                self.store.escalation_posted(message["case_no"], response.get("channel") or d.target or "",
                                   response.get("ts") or "")
             return Outcome("delivered", "post")
         except SlackApiError as exc:

@@ -30,8 +30,9 @@ WORRY = "訪問販売で布団を買わされた。３日前に契約。"
 URGENT = "弟のヤミ金の取り立てが毎日来て怖い。電話は090-1234-5678です"
 
 
-def _store(settings, tmp_path) -> Store:
-    return open_store(tmp_path / "t.db", settings.hash_key, settings.hash_key_file)
+def _store(db_target) -> Store:
+    """A store on each engine (tests/engines.py): the pipeline is the same on SQLite and PostgreSQL."""
+    return db_target.open()
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,8 @@ def escalating_version(settings):
 
 # -- the memory channel ---------------------------------------------------------------------------
 @pytest.mark.parametrize("text", [WORRY, "今、息子が包丁を振り回して暴れています", "サポステってなに？"])
-def test_a_family_message_gets_what_tsunagu_triage_says(settings, live_version, tmp_path, text):
-    chat = MemoryChat(_store(settings, tmp_path), Live(settings, live_version), clock=lambda: NOW)
+def test_a_family_message_gets_what_tsunagu_triage_says(settings, live_version, db_target, text):
+    chat = MemoryChat(_store(db_target), Live(settings, live_version), clock=lambda: NOW)
     [answer] = chat.say(text)
     printed = CliRunner().invoke(cli, ["triage", "--json", "--now", NOW.strftime("%Y-%m-%dT%H:%M"), text])
     assert printed.exit_code == 0, printed.output
@@ -53,10 +54,10 @@ def test_a_family_message_gets_what_tsunagu_triage_says(settings, live_version, 
     assert chat.store.depth() == {"inbox": 0, "outbox": 0}      # claimed, completed and delivered
 
 
-def test_the_session_is_kept_between_messages(settings, live_version, tmp_path):
+def test_the_session_is_kept_between_messages(settings, live_version, db_target):
     """A worry without an area, then the area: the second answer is the follow-up for the first
     worry, which only works if the session went through the store."""
-    chat = MemoryChat(_store(settings, tmp_path), Live(settings, live_version), clock=lambda: NOW)
+    chat = MemoryChat(_store(db_target), Live(settings, live_version), clock=lambda: NOW)
     [first] = chat.say("ひきこもりの息子のことを相談したい")
     assert first["ask_area"] is True
     [second] = chat.say("京都市伏見区")
@@ -168,12 +169,12 @@ def test_escalate_numbers_the_case_and_builds_one_alert():
     assert calm.case is None and calm.alerts == () and calm.turn.text == _turn(None).text
 
 
-def test_a_consented_case_reaches_staff_through_the_outbox(settings, escalating_version, tmp_path):
+def test_a_consented_case_reaches_staff_through_the_outbox(settings, escalating_version, db_target):
     """The family conversation raises the case; the alert is an outbox row of the staff channel
     (here the memory channel itself), sent once by the worker."""
     escalation = Escalation()
     # the real time: the retention purge drops a consent question asked more than a day ago
-    chat = MemoryChat(_store(settings, tmp_path), Live(settings, escalating_version), escalation=escalation)
+    chat = MemoryChat(_store(db_target), Live(settings, escalating_version), escalation=escalation)
     escalation.route(lambda case, ts: Outgoing(channel="memory", user_hash=None, to_id="staff", reply_token=None,
                                                messages=[{"alert": case}], retry_key=f"alert:{case['case_no']}",
                                                event_ts=ts))

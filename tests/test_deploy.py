@@ -343,7 +343,8 @@ def test_env_example_and_readme_list_every_setting():
 
 def test_slack_manifest_matches_what_the_app_handles():
     manifest = yaml.safe_load((DEPLOY / "slack-app-manifest.yml").read_text(encoding="utf-8"))
-    source = (ROOT / "bot" / "channels" / "slack.py").read_text(encoding="utf-8")
+    source = "\n".join(f.read_text(encoding="utf-8")
+                       for f in sorted((ROOT / "bot" / "channels" / "slack").glob("*.py")))
     commands = [c["command"] for c in manifest["features"]["slash_commands"]]
     assert commands == ["/tsunagu"] and all(f'"{c}"' in source for c in commands)
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]

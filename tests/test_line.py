@@ -31,10 +31,11 @@ def fake():
 
 
 @pytest.fixture
-def line(tmp_path, fake, live_version):
+def line(db_target, fake, live_version):
+    """A LINE app on each storage engine (tests/engines.py): the same tests pass on SQLite and PostgreSQL."""
     base = Settings.from_env({})
     settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                        db_path=tmp_path / "t.db", cache_dir=base.cache_dir,
+                        **db_target.settings(), cache_dir=base.cache_dir,
                         line_channel_secret=SECRET, line_channel_access_token=fake.access_token,
                         line_api_base_url=fake.url, line_timeout=(1.0, 1.0))
     app = create_app(settings, version=live_version, start_worker=False)

@@ -29,11 +29,12 @@ def escalating_version(settings):
 
 
 @pytest.fixture
-def env(tmp_path, escalating_version):
+def env(db_target, escalating_version):
+    """Slack and LINE apps on each storage engine (tests/engines.py)."""
     with FakeSlack() as slack, FakeLine() as line:
         base = Settings.from_env({})
         settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                            db_path=tmp_path / "t.db", cache_dir=base.cache_dir,
+                            **db_target.settings(), cache_dir=base.cache_dir,
                             line_channel_secret=LINE_SECRET, line_channel_access_token=line.access_token,
                             line_api_base_url=line.url, line_timeout=(1.0, 1.0),
                             slack_signing_secret=SLACK_SECRET, slack_bot_token=slack.token,
@@ -312,14 +313,15 @@ def review_action(env, message: str, correct: str) -> dict:
                          "selected_option": option, "action_ts": "1.3"}]}
 
 
-def test_review_menu_feeds_the_export(env, tmp_path, monkeypatch):
+def test_review_menu_feeds_the_export(env, db_target, tmp_path, monkeypatch):
     payload = review_action(env, "コンビニで電子マネーを買うように電話で言われた", "tokushu_sagi")
     assert env.action(payload).status_code == 200
     env.slack.wait_for(lambda: len(env.slack.responses) == 2)     # the answer, then the thanks
     rows = env.services.store.reviews()
     assert len(rows) == 1 and rows[0]["correct"] == "tokushu_sagi"
 
-    monkeypatch.setenv("TSUNAGU_DB", str(env.services.settings.db_path))
+    for name, value in db_target.env().items():               # the CLI on the same database
+        monkeypatch.setenv(name, value)
     out = tmp_path / "review.yml"
     r = CliRunner().invoke(cli, ["review", "export", "--out", str(out)])
     assert r.exit_code == 0, r.output

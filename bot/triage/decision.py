@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .consumer_law import LawPoint
+from .consumer_groups import GroupLink
 from .directory import Window
 from .facts import Facts
 from .matcher import Hit
@@ -49,6 +50,7 @@ class Decision:
     law: tuple[LawPoint, ...] = ()
     windows: tuple[Window, ...] = ()   # the first window of each contact, for this area at this time
     needs_area: bool = False
+    groups: tuple[GroupLink, ...] = ()   # 適格消費者団体 to offer after the windows (never in an emergency)
     explain_windows: bool = False   # a question about windows: say what each one does
     unsure: bool = False            # the reply asks which worry it is (quick replies: ``topics``)
     topics: tuple[tuple[str, str], ...] = ()   # (button label, intent answered when it is tapped)
@@ -89,4 +91,5 @@ class Decision:
         data["chars"] = self.length
         data["reasons"] = [asdict(r) for r in self.reasons]
         data["windows"] = [w.name for w in self.windows]
+        data["groups"] = [g.name for g in self.groups]
         return data

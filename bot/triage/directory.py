@@ -31,6 +31,7 @@ from ..hours import Schedule, parse_hours
 from ..issues import Issue
 from .facts import Area
 from ..yamlio import line_of
+from .consumer_groups import ConsumerGroups, build_consumer_groups, group_files
 
 CONTACTS_FILE = "contacts.yml"
 DIRECTORY = "directory"
@@ -181,7 +182,9 @@ class Directory:
     """Loaded directory; build it with :func:`load_directory`."""
 
     def __init__(self, entries: Mapping[str, list[Entry]], local_files: Iterable[str],
-                 contacts: Mapping[str, ContactSpec], issues: list[Issue], contacts_file: str):
+                 contacts: Mapping[str, ContactSpec], issues: list[Issue], contacts_file: str,
+                 groups: ConsumerGroups | None = None):
+        self.groups = groups    # 適格消費者団体 (consumer_groups.csv); None without a consumer_groups: section
         self.entries = tuple(e for rows in entries.values() for e in rows)
         self._national = {e.key: e for e in self.entries if e.national}
         self._local = {f: entries.get(f, []) for f in local_files}
@@ -239,6 +242,8 @@ class Directory:
         known = {e.phone.digits for e in self.entries if e.phone}
         for spec in self._contacts.values():
             issues.extend(self._check_spec(spec, known))
+        if self.groups is not None:
+            issues.extend(self.groups.validate())
         missing = [c for c in REQUIRED_CONTACTS if c not in self._contacts]
         issues.extend(Issue(self._contacts_file, 1, "error", f"contact id {c!r} is missing",
                             "この窓口idはほかのプログラムも使う決まった名前です。消さずに contacts: に書いてください") for c in missing)
@@ -366,8 +371,16 @@ CsvFile = tuple[str, str, list[tuple[int, dict[str, str]]]]
 
 def build_directory(data: Any, lines: dict, csv_files: list[CsvFile | tuple[str, None, None]],
                     contacts_file: str) -> Directory:
-    """The directory of a parsed ``contacts.yml`` and the CSV rows it lists (a file absent: ``None`` rows)."""
+    """The directory of a parsed ``contacts.yml`` and the CSV rows it lists (a file absent: ``None`` rows);
+    the files of its ``consumer_groups:`` section (:func:`group_files`) are among ``csv_files``."""
     national_files, local_files = listed_files(data, contacts_file)
+    names = group_files(data)
+    groups = None
+    if names is not None:
+        found = {name: (file or f"{DIRECTORY}/{name}", rows) for name, file, rows in csv_files}
+        groups = build_consumer_groups(data["consumer_groups"], line_of(lines, ("consumer_groups",)), contacts_file,
+                                       found.get(names[0], (names[0], None)), found.get(names[1], (names[1], None)))
+        csv_files = [c for c in csv_files if c[0] not in names]
     issues: list[Issue] = []
     entries: dict[str, list[Entry]] = {}
     for name, file, rows in csv_files:
@@ -386,7 +399,7 @@ def build_directory(data: Any, lines: dict, csv_files: list[CsvFile | tuple[str,
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             issues.append(Issue(contacts_file, line, "error", f"{cid}: {exc}",
                                 "label, explain と national / local / guides の書き方を確かめてください"))
-    return Directory(entries, local_files, contacts, issues, contacts_file)
+    return Directory(entries, local_files, contacts, issues, contacts_file, groups)
 
 
 def _entries(name: str, file: str, rows: list[tuple[int, dict[str, str]]], national: bool) -> list[Entry]:

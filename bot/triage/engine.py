@@ -203,7 +203,20 @@ class Triage:
 
     def directory_issues(self) -> list[Issue]:
         """What `tsunagu check` reports about the directory (numbers, hours, unused rows)."""
-        return self._k.directory.validate()
+        groups = self._k.directory.groups
+        extra = groups.intent_issues(self.intents) if groups is not None else []
+        return sorted(self._k.directory.validate() + extra,
+                      key=lambda i: (i.severity != "error", i.file, i.line, i.message))
+
+    def consumer_groups(self, area: Area | None, intent: str | None = None, urgency: str = "normal") -> tuple:
+        """The 適格消費者団体 to offer for ``area`` (:class:`~bot.triage.consumer_groups.GroupLink`, best first).
+
+        With ``intent``: only for a worry about a business's dealings, never an emergency (what a
+        :class:`Decision` carries as ``groups``); without: for the area alone (Slack's area lookup)."""
+        groups = self._k.directory.groups
+        if groups is None:
+            return ()
+        return groups.for_area(area) if intent is None else groups.for_case(intent, urgency, area)
 
     def read(self, text: str) -> Trace:
         """The cleaned text, tokens and matched patterns of ``text``, for explaining a decision that
@@ -317,6 +330,8 @@ class Triage:
                 fired: tuple[str, ...], scores: dict[str, float], reasons: tuple[Reason, ...], now: datetime,
                 law: Sequence[LawPoint], advice: bool = True, **extra: Any) -> Decision:
         windows = self._windows(contacts, facts.area, now)
+        if not extra.get("unsure"):
+            extra["groups"] = self.consumer_groups(facts.area, intent.id, urgency)
         needs_area = facts.area is None and any(c in self._k.replies.area_sensitive for c in contacts[:2]) \
             and urgency in ("urgent", "normal") and not extra.get("unsure")
         decision = Decision(intent=intent.id, urgency=urgency, contacts=contacts, facts=facts,

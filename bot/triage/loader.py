@@ -31,6 +31,7 @@ from ..config import Settings
 from ..issues import Issue, errors
 from ..yamlio import YamlError, line_of, load_with_lines
 from .consumer_law import LawBook, parse_law
+from .consumer_groups import group_files
 from .directory import CONTACTS_FILE, DIRECTORY, Directory, build_directory, listed_files
 from .engine import Knowledge, Triage
 from .extract.area import Gazetteer, PostalIndex
@@ -312,7 +313,7 @@ def load_directory(responses_dir: Path) -> Directory:
     data, lines = load_with_lines(contacts_path)
     national, local = listed_files(data, contacts_file)
     csv_files = []
-    for name in national + local:
+    for name in national + local + list(group_files(data) or ()):
         path = responses_dir / DIRECTORY / name
         csv_files.append((name, _rel(path, root), _csv_rows(path)) if path.is_file() else (name, None, None))
     return build_directory(data, lines, csv_files, contacts_file)

@@ -59,6 +59,16 @@ class CardTexts(BaseModel):
     alt_text_prefix: str
 
 
+class GroupTexts(BaseModel):
+    """``groups:`` in ``responses/conversation.yml``: the optional line about a 適格消費者団体."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead: str = Field(description="why a family might tell the group (first line of the message)")
+    button: str = Field(description="button to the group's information page")
+    guide_button: str = Field(description="button to the 消費者庁 page (no group known for the area)")
+    no_link: str = Field(description="under a group whose page is not known (no button)")
+
+
 class ConversationTexts(BaseModel):
     """``responses/conversation.yml``."""
 
@@ -73,6 +83,7 @@ class ConversationTexts(BaseModel):
     location_unknown: str
     quick_replies: dict[str, str]
     card: CardTexts
+    groups: GroupTexts
     consent_question: str
     consent_question_later: str
     consent_yes_words: list[str]

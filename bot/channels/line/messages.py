@@ -11,6 +11,9 @@ The order is the order of importance on a phone:
   (per window: name, a one-line why, ☎ number, hours and whether it is open now, a call button);
 - an emergency: the card first, with the 110/119 line and a big call button at its top, then
   the text.  No quick replies: the only thing to tap is the call;
+- a worry about a business's dealings: after the card, one small optional bubble naming the area's
+  適格消費者団体 (:attr:`Decision.groups`) with a button to its information page — never instead of
+  188 or the consumer center, and never in an emergency (the core gives no group then);
 - a question (consent to tell staff) is its own last message, with its quick replies, below the
   card — never above or instead of a call button (see :mod:`bot.conversation`).
 
@@ -136,6 +139,27 @@ def contact_card(windows, texts: ConversationTexts, *, headline: str = "") -> di
     }
 
 
+def group_message(groups, texts: ConversationTexts) -> dict | None:
+    """The optional bubble about the first group offered: the lead line, the group's name, and a
+    button to its page (the 消費者庁 page when no group is known); a group without a known page
+    is named with no button."""
+    if not groups:
+        return None
+    g, words = groups[0], texts.groups
+    block: list[dict] = [_text(words.lead, size="sm", bold=True),
+                         _text(_cut(g.name, FLEX_TEXT_MAX), size="md", bold=True)]
+    if g.url:
+        block.append(_button(words.guide_button if g.level == "guide" else words.button, g.url, style="secondary"))
+    else:
+        block.append(_text(words.no_link, size="xs", color=GREY))
+    return {
+        "type": "flex",
+        "altText": _cut(f"{words.lead}：{g.name}", ALT_MAX),
+        "contents": {"type": "bubble", "size": "kilo",
+                     "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": block}},
+    }
+
+
 def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
     """The messages of one answer, most important first (at most 5)."""
     decision = turn.decision
@@ -150,6 +174,10 @@ def build_messages(turn: Turn, texts: ConversationTexts) -> list[dict]:
         messages = [card, text]
     else:
         messages = [text] + ([card] if card else [])
+    groups = group_message(decision.groups, texts) if decision is not None and not emergency \
+        and turn.kind in ("answer", "area_followup") else None
+    if groups:
+        messages.append(groups)     # after the answer and its card, before a question (kept last)
     if turn.question:
         messages.append(text_message(turn.question))
     quick: list[dict] = []

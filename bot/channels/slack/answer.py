@@ -1,6 +1,6 @@
 """Slack's answers to staff, made by the worker from stored events: a question asked by mention
 (answered in its thread) or by ``/tsunagu`` (answered, only to the asker, through the command's
-``response_url``), and the windows of an area (``/tsunagu 窓口 AREA``)."""
+``response_url``), and the windows of an area (``/tsunagu 窓口 AREA``) with its 適格消費者団体."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from ...storage import Claimed, Outgoing
 from ...triage import Triage, clean, fill
 from ...worker import Processed
-from .blocks import SlackTexts, section, triage_blocks, windows_text
+from .blocks import SlackTexts, groups_section, section, triage_blocks, windows_text
 from .text import clip, escape
 
 NAME = "slack"
@@ -77,7 +77,7 @@ def area_lookup(text: str, triage: Triage, texts: SlackTexts, now: datetime) -> 
         if windows:
             lines.append(f"*{triage.contact(cid).label}*\n{windows_text(windows)}")
     header = fill(texts.area_header, {"area": escape(area.municipality or area.pref)}) or ""
-    return [section(header)] + [section(x) for x in lines]
+    return [section(header)] + [section(x) for x in lines] + groups_section(triage.consumer_groups(area), texts)
 
 
 def _in_thread(claimed: Claimed, event: dict, text: str, blocks: list[dict]) -> Outgoing:

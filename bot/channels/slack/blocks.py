@@ -57,6 +57,29 @@ def windows_text(windows) -> str:
     return "\n".join(lines)
 
 
+def groups_text(groups, texts: SlackTexts) -> str:
+    """The 適格消費者団体 offered (name linked to its page, kind, what it does), one per line.
+
+    Names and pages come from an editable CSV: names are escaped, and a page is linked only when it
+    holds none of Slack's control characters (``check`` already refuses such a URL)."""
+    t = texts.triage
+    lines = []
+    for g in groups:
+        name = escape(g.name)
+        linked = f"<{g.url}|{name}>" if g.url and not any(c in g.url for c in "<>| ") else name
+        kind = f"（{escape(fill(t['group_kind'], {'kind': g.kind}) or g.kind)}）" if g.kind else ""
+        what = f"：{escape(g.activities)}" if g.activities else ""
+        lines.append(f"• {linked}{kind}{what}")
+    return "\n".join(lines)
+
+
+def groups_section(groups, texts: SlackTexts, where: str = "") -> list[dict]:
+    """The 「連携先」 section (empty list when there is no group to offer)."""
+    if not groups:
+        return []
+    return [section(f"*{texts.triage['groups']}{where}*\n{groups_text(groups, texts)}")]
+
+
 def triage_blocks(d: Decision, texts: SlackTexts, triage: Triage, message: str) -> list[dict]:
     """The triage of a staff message: urgency, category, windows, law points, why, and the review menu."""
     t = texts.triage
@@ -69,6 +92,7 @@ def triage_blocks(d: Decision, texts: SlackTexts, triage: Triage, message: str) 
     windows = windows_text(d.windows) or t["no_windows"]
     where = f"（{escape(area.municipality or area.pref)}）" if area else ""
     blocks.append(section(f"*{t['windows']}{where}*\n{windows}"))
+    blocks.extend(groups_section(d.groups, texts, where))
     if d.law:
         law = "\n".join(f"• {escape(p.title)}" + (f"：{escape(p.deadline_text)}" if p.deadline_text and p.running
                                                   else "") for p in d.law[:3])

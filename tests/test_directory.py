@@ -88,8 +88,8 @@ def test_invalid_numbers_are_rejected(raw):
 
 
 def test_only_the_hiroshima_city_number_is_invalid_in_the_data():
-    bad = [(f.name, r["name"], r["phone"]) for f in CSV_DIR.glob("*.csv")
-           for r in csv.DictReader(f.open(encoding="utf-8", newline="")) if r["phone"] and not format_phone(r["phone"])]
+    bad = [(f.name, r["name"], r["phone"]) for f in CSV_DIR.glob("*.csv")       # regions.csv has no phone column
+           for r in csv.DictReader(f.open(encoding="utf-8", newline="")) if r.get("phone") and not format_phone(r["phone"])]
     assert bad == [("consumer_centers.csv", "広島市消費生活センター", "225-3300")]
 
 
@@ -327,7 +327,7 @@ def test_no_number_is_ever_invented(directory):
     in_csv = set()
     for f in CSV_DIR.glob("*.csv"):
         for row in csv.DictReader(f.open(encoding="utf-8", newline="")):
-            in_csv.add(re.sub(r"[^\d#]", "", unicodedata.normalize("NFKC", row["phone"])))
+            in_csv.add(re.sub(r"[^\d#]", "", unicodedata.normalize("NFKC", row.get("phone") or "")))
     returned = {w.phone.digits for cid in directory.contact_ids() for area in _areas(directory) for now in TIMES
                 for w in directory.windows(cid, area, now) if w.phone}
     assert returned and returned <= in_csv

@@ -186,6 +186,23 @@ def test_directory_row_without_a_source(copy):
     assert code == 1 and find(report, "responses/directory/consumer_centers.csv", "source_url")
 
 
+def test_consumer_group_rows_are_checked(copy):
+    path = copy / "responses" / "directory" / "consumer_groups.csv"
+    edit(path, "kcs_kansai,特定非営利活動法人 消費者支援機構関西,特定適格,27,大阪府",
+         "kcs_kansai,特定非営利活動法人 消費者支援機構関西,特定適格団体,27,兵庫県")
+    edit(path, "tochigi_link,特定非営利活動法人 とちぎ消費者リンク,適格,09,栃木県,栃木県,https://tochigilink.org/",
+         "cooj,特定非営利活動法人 とちぎ消費者リンク,適格,09,栃木県,栃木県,tochigilink.org")
+    code, report = run_check()
+    file = "responses/directory/consumer_groups.csv"
+    assert code == 1
+    kansai = line_of(path, "kcs_kansai,")
+    assert find(report, file, "kind '特定適格団体'")["line"] == kansai
+    assert find(report, file, "hq_pref '兵庫県' does not match code 27")["line"] == kansai
+    tochigi = line_of(path, "とちぎ消費者リンク,")
+    assert find(report, file, "duplicate id 'cooj'")["line"] == tochigi
+    assert find(report, file, "info_url 'tochigilink.org'")["line"] == tochigi
+
+
 def test_text_output_has_file_line_and_hint(copy):
     edit(copy / "intents" / "tenken.yml", "contacts: [consumer_center]", "contacts: [consumer_centre]")
     r = CliRunner().invoke(cli, ["check"])

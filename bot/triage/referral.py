@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .consumer_law import format_date
 from .decision import Decision
 from .extract.business import BusinessFinder
+from .facts import AgeMention
 from .extract.people import DEFAULT_LEXICON, PeopleLexicon, find_signer
 from .extract.phrases import PhraseFinder, labels
 
@@ -111,6 +112,15 @@ class ReferralSheet:
                 "questions": list(self.questions), "facts": self.facts}
 
 
+def _age(a: AgeMention) -> str:
+    """An age as said (80歳, 40代, 中2); a bare number (息子(28), ４８の息子) gets its 歳."""
+    if any(ch in a.text for ch in "歳才代") or not any(ch.isdigit() for ch in a.text):
+        return a.text                       # 80歳, 40代, 高校生, アラフォー
+    if any(ch in a.text for ch in "小中高年"):
+        return a.text                       # 中2, 高校3年
+    return f"{a.low}歳" if a.low == a.high else f"{a.low}〜{a.high}歳"
+
+
 def _yen(yen: int) -> str:
     """``1500000`` → ``150万円``; ``35000`` → ``3万5,000円``; ``9800`` → ``9,800円``."""
     man, rest = divmod(yen, 10_000)
@@ -138,7 +148,7 @@ class ReferralBook:
         found = self.phrases.find(cleaned)
         facts = d.facts
         # -- 誰が
-        ages = [a.text for a in facts.ages if not a.writer and not a.history]
+        ages = [_age(a) for a in facts.ages if not a.writer and not a.history]
         relations = list(dict.fromkeys(self.relations[w] for w in labels(found, "relations")))
         signer = self._signer(cleaned, d)
         # -- いつ

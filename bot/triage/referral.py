@@ -98,6 +98,7 @@ class ReferralSheet:
     sections: tuple[Section, ...]
     questions: tuple[str, ...]    # the 確認すること (also the ``ask`` section)
     facts: dict[str, Any]         # the same facts as data (``--json``)
+    missing: tuple[str, ...] = ()  # the keys of the questions (contract_date, payment …)
 
     def text(self) -> str:
         """The sheet as plain text (CLI; Slack's fallback text)."""
@@ -109,7 +110,7 @@ class ReferralSheet:
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "sections": [{"key": s.key, "heading": s.heading, "lines": list(s.lines)}
                                                    for s in self.sections],
-                "questions": list(self.questions), "facts": self.facts}
+                "questions": list(self.questions), "missing": list(self.missing), "facts": self.facts}
 
 
 def _age(a: AgeMention) -> str:
@@ -188,7 +189,8 @@ class ReferralBook:
         missing = {"contract_date": not contract, "signer": signer is None, "age": not ages,
                    "product": not products, "business": not businesses, "amount": not amounts,
                    "payment": not payments, "wish": not wishes}
-        questions = tuple(s.questions[k] for k in QUESTIONS if missing[k])
+        asked = tuple(k for k in QUESTIONS if missing[k])
+        questions = tuple(s.questions[k] for k in asked)
         memo = mask(cleaned)
         sections["ask"] = list(questions) or [none]
         sections["memo"] = [memo[:MEMO_CHARS] + ("…" if len(memo) > MEMO_CHARS else "")]
@@ -204,7 +206,7 @@ class ReferralBook:
                             for w in d.windows]}
         return ReferralSheet(s.title, s.intro,
                              tuple(Section(k, s.sections[k], tuple(sections[k])) for k in s.sections),
-                             questions, data)
+                             questions, data, asked)
 
     def _signer(self, cleaned: str, d: Decision) -> str | None:
         """Who signed, as the sheet says it: the side (family / the person) and the word naming them."""

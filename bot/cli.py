@@ -99,6 +99,46 @@ def triage(text: str | None, as_json: bool, jsonl: bool, at: str | None) -> None
         click.echo(plain(build_messages(turn, texts)))
 
 
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the sheet as one JSON object (sections, questions, facts).")
+@click.option("--area", metavar="PLACE", help="Where the family lives, when TEXT does not say (e.g. 横浜市港北区, 〒060-0001).")
+@_now_option
+def refer(text: str | None, as_json: bool, area: str | None, at: str | None) -> None:
+    """Print the referral sheet (つなぎシート) of TEXT: the facts in the order a consumer center asks.
+
+    For a welfare worker who phones a center for a family: who, when, what, how much, the
+    deadline, what the family wants, the window to call, and what is still to ask. Names and
+    numbers in TEXT are masked. TEXT may also come on stdin.
+
+    \b
+    tsunagu refer "80歳の母が5日前に屋根の工事を契約した。150万円"
+    tsunagu refer --json --area 札幌市 "…"
+    """
+    if text is None and not sys.stdin.isatty():
+        text = sys.stdin.read()
+    if not (text or "").strip():
+        click.echo('Error: give the case text, e.g. tsunagu refer "訪問販売で布団を買わされた"', err=True)
+        sys.exit(2)
+    settings = Settings.from_env()
+    loaded = _load(settings)
+    place = None
+    if area:
+        place = loaded.triage.find_area(area)
+        if place is None:
+            click.echo(f"Error: --area: no place found in {area!r} (give a municipality or a postal code)", err=True)
+            sys.exit(2)
+    try:
+        sheet = loaded.triage.referral(text, now=_now(settings, at), area=place)
+    except LookupError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(sheet.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(sheet.text())
+
+
 def _jsonl_text(raw: str) -> str:
     """A --jsonl line may be plain text or a JSON object with a "text" key (like the eval files)."""
     line = raw.rstrip("\n")

@@ -15,6 +15,7 @@ from .model import FOLDS, train
 from .extract.area import Gazetteer, find_area
 from .directory import CONTACTS_FILE, DIRECTORY, format_phone
 from .engine import Triage
+from .referral import ReferralSheet
 from .loader import KnowledgeError, Loaded, load, load_directory, load_gazetteer
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "DIRECTORY",        # responses/directory/: where the directory import writes its CSV
     "format_phone",     # a phone number as the directory stores it (directory import)
     "load_directory",   # the directory alone, to validate an import before it is published
+    "ReferralSheet",    # the つなぎシート of a case (Triage.referral / Triage.refer): text, to_json()
     "Triage",           # compiled knowledge: decide(), answer_topic(), revisit(), find_area(), mask() …
     "KnowledgeError",   # the knowledge files cannot be used (carries the issues, file:line)
     "Loaded",           # a loaded Triage with its issues and version id

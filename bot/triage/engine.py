@@ -26,6 +26,7 @@ from .intents import Intent
 from .mask import Masker
 from .matcher import LITERAL, Hit, Pattern, Phrase, PhraseIndex, split_parts
 from .model import IntentModel, Sample, train
+from .referral import ReferralBook, ReferralSheet
 from .render import Replies
 from .signals import KEYWORD_LISTS, SignalSpec, TokenForms, collect_cues, read
 from .tokenize import Tokenizer
@@ -63,6 +64,7 @@ class Knowledge:
     masker: Masker          # what identifies a person, masked before words reach staff (intents/_lexicon/mask.yml)
     topics: TopicsSpec | None = None  # quick-reply topics when unsure (intents/_topics.yml)
     people: PeopleLexicon = DEFAULT_LEXICON  # words for people and signing (built in + intents/_lexicon/people.yml)
+    referral: ReferralBook | None = None  # the referral sheet (responses/referral.yml, intents/_lexicon/referral.yml)
     version: str = ""
 
 
@@ -228,6 +230,19 @@ class Triage:
     def mask(self, text: str) -> str:
         """The text with what identifies a person replaced by ●● (before it leaves the conversation)."""
         return self._k.masker.mask(text, self.tokenizer)
+
+    # -- the referral sheet ----------------------------------------------------------
+    def referral(self, text: str, *, now: datetime, area: Area | None = None) -> ReferralSheet:
+        """The つなぎシート of ``text``: its decision's facts in the order a consumer center asks them."""
+        return self.refer(self.decide(text, now=now, area=area), now=now)
+
+    def refer(self, decision: Decision, *, now: datetime) -> ReferralSheet:
+        """The つなぎシート of a decision made from a text (:meth:`decide`).  Raises LookupError when the
+        knowledge has no sheet files."""
+        if self._k.referral is None:
+            raise LookupError("no referral sheet: responses/referral.yml or intents/_lexicon/referral.yml is missing")
+        cleaned = decision.trace.cleaned if decision.trace else ""
+        return self._k.referral.sheet(decision, cleaned, self.mask, now.date())
 
     # -- decide --------------------------------------------------------------------
     def decide(self, text: str, *, now: datetime, area: Area | None = None) -> Decision:

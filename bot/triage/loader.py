@@ -39,6 +39,7 @@ from .extract.people import DEFAULT_LEXICON, PeopleLexicon
 from .intents import Intent, IntentSpec
 from .mask import Masker, MaskSpec
 from .policy import Policy, PolicySpec
+from .referral import ReferralBook, ReferralWords, SheetSpec
 from .render import ADVICE_FIELDS, AdviceSpec, Replies, RepliesSpec, fields_of
 from .signals import SignalSpec
 from .tokenize import Lexicon, Tokenizer, compile_synonyms
@@ -51,6 +52,9 @@ EMPTY_ID = "empty_message"
 POLICY_FILE = "_policy.yml"
 #: The masking words: read at load, left out of the model key (an edit never retrains the model).
 MASK_FILE = "_lexicon/mask.yml"
+#: The referral sheet's words (its lexicon never reaches the model: editing it retrains nothing).
+REFERRAL_WORDS = "_lexicon/referral.yml"
+REFERRAL_SHEET = "referral.yml"
 
 
 class KnowledgeError(Exception):
@@ -263,6 +267,7 @@ def load(settings: Settings | None = None) -> Loaded:
         law = None
 
     masker = _load_masker(intents_dir / MASK_FILE, directory, root, issues)
+    referral = _load_referral(intents_dir / REFERRAL_WORDS, responses_dir / REFERRAL_SHEET, people, root, issues)
     tokenizer = load_lexicon(intents_dir, settings.cache_dir, root, issues)
     if errors(issues) or signals is None or replies_spec is None or directory is None or law is None \
             or policy_spec is None or masker is None:
@@ -286,7 +291,7 @@ def load(settings: Settings | None = None) -> Loaded:
                           tokenizer=tokenizer, gazetteer=load_gazetteer(settings.cache_dir), directory=directory, law=law,
                           replies=Replies(replies_spec, {k: v[0] for k, v in advice.items()}),
                           windows={k: list(v) for k, v in (windows_data or {}).items()},
-                          policy=Policy(policy_spec), topics=topics, people=people, masker=masker,
+                          policy=Policy(policy_spec), topics=topics, people=people, masker=masker, referral=referral,
                           version=version)
     # the model learns only from intents/ (examples, counter-examples, the lexicon): an edit of a reply,
     # of the directory or of the routing policy (thresholds, rule order) reuses the model already trained
@@ -410,7 +415,7 @@ def _training_lock(cache_dir: Path, key: str):
 def model_files_version(intents_dir: Path) -> str:
     """The id of the files the model learns from: ``intents/`` without the routing policy and the
     masking words (an edit of either never retrains the model)."""
-    return _version(intents_dir, skip=(POLICY_FILE, MASK_FILE))
+    return _version(intents_dir, skip=(POLICY_FILE, MASK_FILE, REFERRAL_WORDS))
 
 
 def _model_key(version: str) -> str:
@@ -503,6 +508,24 @@ def _load_masker(path: Path, directory, root: Path, issues: list[Issue]) -> Mask
         return None
     public = [e.phone.digits for e in directory.entries if e.phone] if directory is not None else []
     return Masker(spec, public)
+
+
+def _load_referral(words_path: Path, sheet_path: Path, people: PeopleLexicon, root: Path,
+                   issues: list[Issue]) -> ReferralBook | None:
+    """The referral sheet (つなぎシート): its words and lexicon.  Optional: without the files there is
+    no sheet (a warning); a broken file is an error like any other."""
+    missing = [p for p in (words_path, sheet_path) if not p.exists()]
+    if missing:
+        for path in missing:
+            issues.append(Issue(_rel(path, root), 0, "warning", "the referral sheet's file is missing",
+                                "つなぎシート（tsunagu refer、/tsunagu つなぐ）は使えません。ファイルを元に戻してください"))
+        return None
+    hint = "docs/admin.md の「つなぎシート」を見てください"
+    words, _ = load_yaml_model(words_path, ReferralWords, root, issues, hint)
+    sheet, _ = load_yaml_model(sheet_path, SheetSpec, root, issues, hint)
+    if words is None or sheet is None:
+        return None
+    return ReferralBook(sheet, words, people)
 
 
 def _policy_issues(spec: PolicySpec, lines: dict, file: str, intents: dict[str, Intent]) -> list[Issue]:

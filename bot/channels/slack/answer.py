@@ -10,7 +10,7 @@ from datetime import datetime
 from ...storage import Claimed, Outgoing
 from ...triage import Triage, clean, fill
 from ...worker import Processed
-from .blocks import SlackTexts, groups_section, section, triage_blocks, windows_text
+from .blocks import SlackTexts, groups_section, section, sheet_blocks, triage_blocks, windows_text
 from .text import clip, escape
 
 NAME = "slack"
@@ -25,6 +25,7 @@ class StaffAnswers:
         self.live = live          # looked up per event: the knowledge may have been reloaded
         self.texts = texts
         self._area_words = {clean(w) for w in texts.area_words}
+        self._refer_words = {clean(w) for w in texts.refer_words}
 
     def process(self, claimed: Claimed, now: datetime) -> Processed:
         if claimed.kind == "command":
@@ -56,10 +57,16 @@ class StaffAnswers:
     def _command(self, claimed: Claimed, now: datetime) -> Processed:
         text = str(claimed.payload.get("text") or "")
         triage = self.live.triage
-        head, _, rest = text.partition(" ")
+        head, _, rest = text.strip().replace("\u3000", " ").partition(" ")
         if clean(head) in self._area_words:
             return Processed([_respond(claimed, escape(rest), area_lookup(rest, triage, self.texts, now))],
                              result="command area")
+        if clean(head) in self._refer_words:
+            if not clean(rest):
+                usage = self.texts.refer_usage
+                return Processed([_respond(claimed, usage, [section(usage)])], result="command refer usage")
+            sheet = triage.referral(rest, now=now)
+            return Processed([_respond(claimed, escape(sheet.title), sheet_blocks(sheet))], result="command refer")
         d = triage.decide(text, now=now)
         label = self.texts.urgency_labels.get(d.urgency, d.urgency)
         return Processed([_respond(claimed, f"{d.title}（{label}）", triage_blocks(d, self.texts, triage, text))],

@@ -9,6 +9,8 @@
 - Escalation alerts (:mod:`bot.escalation`, with the family's consent) carry a 「対応します」
   button that records who took the case and updates the message.
 - 「判定が違う」 menus put the message and the right category into the review queue.
+- 「つなぎシート」 buttons (under an answer, on an alert) and ``/tsunagu つなぐ TEXT`` show the referral
+  sheet: the case's facts in the order a consumer center asks them.
 
 Requests reach Bolt verified (:mod:`.webhook`); Bolt answers ``url_verification`` and logs
 through a logger that withholds its messages (they can quote a request).
@@ -35,8 +37,8 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from ...logs import withheld_logger
 from ...storage import InboxEvent, Store
 from ...triage import clean, fill
-from .blocks import REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section
-from .text import escape, mention
+from .blocks import REFER_ACTION, REVIEW_ACTION, TAKE_ACTION, SlackTexts, alert_blocks, section, sheet_blocks
+from .text import clip, escape, mention
 
 log = logging.getLogger("tsunagu.slack")
 
@@ -107,6 +109,21 @@ def build_app(config: SlackConfig, store: Store, live, wake: Callable[[], None],
         store.add_review(asked, predicted, selected, (body.get("user") or {}).get("id", ""))
         respond(response_type="ephemeral", replace_original=False,
                 text=fill(texts.triage["review_thanks"], {"correct": triage.intents[selected].spec.title}) or "")
+
+    @app.action(REFER_ACTION)
+    def refer(ack, body, respond):
+        """The 「つなぎシート」 button: the sheet of the text in the button's value, only to who clicked.
+        Built here, not through the inbox: it is one triage of at most 2,000 characters (a few
+        milliseconds; `tsunagu triage --jsonl` does about 400 messages a second), made after the ack
+        (Bolt sends it first: process_before_response=False), and a lost click is simply clicked
+        again — nothing is recorded, so there is nothing to make durable."""
+        ack()
+        value = str((body.get("actions") or [{}])[0].get("value") or "")
+        if not clean(value):
+            return
+        sheet = live.triage.referral(value, now=datetime.now(ZoneInfo("Asia/Tokyo")))
+        respond(response_type="ephemeral", replace_original=False, text=clip(escape(sheet.text()), 3000),
+                blocks=sheet_blocks(sheet))
 
     @app.action(TAKE_ACTION)
     def take(ack, body, client):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...storage import Outgoing
-from ...triage import Decision, Triage, fill
+from ...triage import Decision, ReferralSheet, Triage, fill
 from ...yamlio import load_with_lines
 from .text import escape, mrkdwn, quote
 
@@ -19,6 +19,8 @@ OPTIONS_MAX = 100    # Block Kit: options of a static_select
 BLOCK_ID_MAX = 255   # Block Kit: block_id
 REVIEW_ACTION = "tsunagu_review"
 TAKE_ACTION = "tsunagu_take"
+REFER_ACTION = "tsunagu_refer"
+VALUE_MAX = 2000     # Block Kit: value of a button
 
 
 class SlackTexts(BaseModel):
@@ -28,6 +30,9 @@ class SlackTexts(BaseModel):
     help: str
     help_words: list[str] = Field(min_length=1)
     area_words: list[str] = Field(min_length=1)
+    refer_words: list[str] = Field(min_length=1)
+    refer_usage: str
+    refer_button: str = Field(min_length=1, max_length=75)
     area_usage: str
     area_header: str
     area_contacts: list[str]
@@ -103,6 +108,28 @@ def triage_blocks(d: Decision, texts: SlackTexts, triage: Triage, message: str) 
     if context:
         blocks.append({"type": "context", "elements": [mrkdwn(f"{t['why']}：{context}", verbatim=True)]})
     blocks.append(review_menu(d.intent, triage, t["review_placeholder"], message))
+    blocks.append(refer_button(texts, "refer", message))
+    return blocks
+
+
+def refer_button(texts: SlackTexts, block_id: str, case_text: str) -> dict:
+    """The 「つなぎシート」 button: the case text rides in its value (clipped to Slack's limit), so the
+    click builds the sheet without a lookup.  Only text already in Slack goes there: a staff member's
+    own words, or a family's excerpt as the alert shows it (masked)."""
+    return {"type": "actions", "block_id": block_id[:BLOCK_ID_MAX], "elements": [
+        {"type": "button", "action_id": REFER_ACTION, "value": case_text[:VALUE_MAX] or " ",
+         "text": {"type": "plain_text", "text": texts.refer_button}}]}
+
+
+def sheet_blocks(sheet: ReferralSheet) -> list[dict]:
+    """The referral sheet: its title, then one section per heading (the lines escaped: they hold the
+    message's words, masked)."""
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": sheet.title[:150]}}]
+    if sheet.intro:
+        blocks.append({"type": "context", "elements": [mrkdwn(escape(sheet.intro))]})
+    for s in sheet.sections:
+        lines = "\n".join(f"• {escape(line)}" for line in s.lines)
+        blocks.append(section(f"*{escape(s.heading)}*\n{lines}", verbatim=True))
     return blocks
 
 
@@ -145,6 +172,9 @@ def alert_blocks(case: dict, texts: SlackTexts, taken: str | None = None) -> lis
         blocks.append({"type": "actions", "block_id": f"take|{case['case_no']}", "elements": [
             {"type": "button", "action_id": TAKE_ACTION, "style": "primary", "value": case["case_no"],
              "text": {"type": "plain_text", "text": a["take"]}}]})
+    # the sheet from what the alert shows: the area and the masked excerpt, never the family's own text
+    where = case.get("area") or ""
+    blocks.append(refer_button(texts, f"refer|{case['case_no']}", f"{where}\n{case.get('excerpt') or ''}".strip()))
     return blocks
 
 

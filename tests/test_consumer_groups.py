@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.live import build
 from bot.triage import load_gazetteer
 from bot.triage.consumer_groups import COLUMNS
 from bot.triage.facts import Area
 from bot.triage.loader import load_directory
-from bot.web import create_app
 from engines import Target
-from fakes.line_api import FakeLine
-from fakes.slack_api import FakeSlack, block_problems
-from test_slack import ALERTS, LINE_SECRET, SLACK_SECRET, Env
+from fakes.slack_api import block_problems
+from test_slack import platform_env
 
 RESPONSES = Path(__file__).resolve().parents[1] / "responses"
 GROUPS_CSV = RESPONSES / "directory" / "consumer_groups.csv"
@@ -184,18 +181,8 @@ def version(settings):
 
 @pytest.fixture
 def env(tmp_path, version):
-    with FakeSlack() as slack, FakeLine() as line:
-        base = Settings.from_env({})
-        settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                            **Target("sqlite", str(tmp_path / "t.db")).settings(), cache_dir=base.cache_dir,
-                            line_channel_secret=LINE_SECRET, line_channel_access_token=line.access_token,
-                            line_api_base_url=line.url, line_timeout=(1.0, 1.0),
-                            slack_signing_secret=SLACK_SECRET, slack_bot_token=slack.token,
-                            slack_api_base_url=slack.api_url, slack_escalation_channel=ALERTS)
-        app = create_app(settings, version=version, start_worker=False)
-        yield Env(app, slack, line)
-        assert slack.violations == []
-        line.assert_no_violations()
+    with platform_env(Target("sqlite", str(tmp_path / "t.db")), version) as e:
+        yield e
 
 
 def group_bubble(messages: list[dict]) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -28,21 +29,28 @@ def escalating_version(settings):
     return build(settings, escalation=True)
 
 
-@pytest.fixture
-def env(db_target, escalating_version):
-    """Slack and LINE apps on each storage engine (tests/engines.py)."""
+@contextmanager
+def platform_env(target, version):
+    """The app with both platforms' fakes, on one storage target; checks the fakes' spec findings after."""
     with FakeSlack() as slack, FakeLine() as line:
         base = Settings.from_env({})
         settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                            **db_target.settings(), cache_dir=base.cache_dir,
+                            **target.settings(), cache_dir=base.cache_dir,
                             line_channel_secret=LINE_SECRET, line_channel_access_token=line.access_token,
                             line_api_base_url=line.url, line_timeout=(1.0, 1.0),
                             slack_signing_secret=SLACK_SECRET, slack_bot_token=slack.token,
                             slack_api_base_url=slack.api_url, slack_escalation_channel=ALERTS)
-        app = create_app(settings, version=escalating_version, start_worker=False)
+        app = create_app(settings, version=version, start_worker=False)
         yield Env(app, slack, line)
         assert slack.violations == []
         line.assert_no_violations()
+
+
+@pytest.fixture
+def env(db_target, escalating_version):
+    """Slack and LINE apps on each storage engine (tests/engines.py)."""
+    with platform_env(db_target, escalating_version) as e:
+        yield e
 
 
 class Env:

@@ -89,12 +89,6 @@ class PostgresStore(QueueSQL, CasesSQL, MaintenanceSQL):
     def transaction(self) -> "_Transaction":
         return _Transaction(self)
 
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
     def migrate(self) -> None:
         """Create what is missing (one host at a time)."""
         with self.transaction():

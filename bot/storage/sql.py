@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
@@ -37,6 +38,8 @@ class SQLEngine(ABC):
     """Connection, transactions and the user-id hashing key of one engine."""
 
     _hash_key: bytes
+    #: Each thread's own connection (``_local.conn``), opened on first use by the engine.
+    _local: threading.local
     #: The engine's errors that mean "unavailable right now" (locked, server gone): a webhook
     #: answers 500 and the platform delivers again.
     UNAVAILABLE: tuple[type[Exception], ...] = ()
@@ -52,6 +55,13 @@ class SQLEngine(ABC):
     @abstractmethod
     def scrub(self) -> bool:
         """Make text cleared from rows unrecoverable from the engine's files; False: try later."""
+
+    def close(self) -> None:
+        """Close this thread's connection; the next statement opens a new one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self.run(sql, args).fetchone()

@@ -106,12 +106,6 @@ class SQLiteStore(QueueSQL, CasesSQL, MaintenanceSQL):
         """``with store.transaction():`` — BEGIN IMMEDIATE … COMMIT (ROLLBACK on error)."""
         return _Immediate(self.conn)
 
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
     # -- schema and migrations ------------------------------------------------------------
     def migrate(self) -> None:
         """Create what is missing; bring a database of an older version up to date."""

@@ -5,8 +5,11 @@ The locked-file cases are SQLite's by nature (another process holding the file's
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -85,3 +88,55 @@ def test_a_webhook_on_a_locked_database_is_500_with_one_log_line(app, caplog, mo
     assert lines[0].exc_info is None
     assert all("布団" not in rec.getMessage() for rec in caplog.records)
     monkeypatch.setattr(store, "accept", real_accept)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MB filesystem (tmpfs) to fill up. Mounting needs root, which CI (`.ci/run`) has."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        if os.environ.get("TSUNAGU_REQUIRE_PG"):          # CI: this case must run, not be skipped
+            pytest.fail(f"cannot mount a small filesystem: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk) -> None:
+    with open(disk / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+
+
+def test_a_full_disk_is_503_on_healthz_500_on_webhooks_and_loses_nothing(small_disk, live_version, caplog):
+    base = Settings.from_env({})
+    settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
+                        db_path=small_disk / "h.db", cache_dir=base.cache_dir,
+                        line_channel_secret=SECRET, line_channel_access_token="token",
+                        line_api_base_url="http://127.0.0.1:9")
+    app = create_app(settings, version=live_version, start_worker=False)
+    client, store = app.test_client(), app.extensions["tsunagu"].store
+    assert client.get("/healthz").status_code == 200
+    _fill(small_disk)
+    body = callback([text_event("訪問販売で布団を買わされました")])
+    with caplog.at_level(logging.ERROR):
+        health = client.get("/healthz")
+        hook = post_signed(client, body, SECRET, path="/line/webhook")
+    assert health.status_code == 503 and health.get_json()["status"] == "db_unwritable"
+    assert "full" in health.get_json()["error"]
+    assert hook.status == 500                                   # LINE delivers it again
+    assert store.depth()["inbox"] == 0
+    web = [rec.getMessage() for rec in caplog.records if rec.name == "tsunagu.web"]
+    assert any("full" in m for m in web) and all("布団" not in rec.getMessage() for rec in caplog.records)
+    (small_disk / "filler").unlink()                            # space again: LINE's redelivery is taken
+    assert client.get("/healthz").status_code == 200
+    assert post_signed(client, body, SECRET, path="/line/webhook").status == 200
+    assert store.depth()["inbox"] == 1

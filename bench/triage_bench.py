@@ -191,6 +191,8 @@ def accuracy(triage) -> dict:
     out = {}
     for path in sets:
         cases = read_cases(path)
+        if not all("urgency" in c for c in cases):     # not a routing set (e.g. the masking table)
+            continue
         ours = score_cases(triage, cases, NOW)
         fresh, dropped = first_look(triage, cases)
         look = score_cases(fresh, cases, NOW)

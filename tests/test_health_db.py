@@ -21,14 +21,19 @@ from fakes.line_webhook import callback, post_signed, text_event
 SECRET = "health-test-secret"
 
 
-@pytest.fixture
-def app(tmp_path, live_version):
+def _app(db_path, version):
+    """The web app on ``db_path``, LINE on (its API unreachable: no answer is sent), no worker."""
     base = Settings.from_env({})
     settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                        db_path=tmp_path / "h.db", cache_dir=base.cache_dir,
+                        db_path=db_path, cache_dir=base.cache_dir,
                         line_channel_secret=SECRET, line_channel_access_token="token",
                         line_api_base_url="http://127.0.0.1:9")
-    return create_app(settings, version=live_version, start_worker=False)
+    return create_app(settings, version=version, start_worker=False)
+
+
+@pytest.fixture
+def app(tmp_path, live_version):
+    return _app(tmp_path / "h.db", live_version)
 
 
 def _lock(path) -> sqlite3.Connection:
@@ -117,12 +122,7 @@ def _fill(disk) -> None:
 
 
 def test_a_full_disk_is_503_on_healthz_500_on_webhooks_and_loses_nothing(small_disk, live_version, caplog):
-    base = Settings.from_env({})
-    settings = Settings(intents_dir=base.intents_dir, responses_dir=base.responses_dir,
-                        db_path=small_disk / "h.db", cache_dir=base.cache_dir,
-                        line_channel_secret=SECRET, line_channel_access_token="token",
-                        line_api_base_url="http://127.0.0.1:9")
-    app = create_app(settings, version=live_version, start_worker=False)
+    app = _app(small_disk / "h.db", live_version)
     client, store = app.test_client(), app.extensions["tsunagu"].store
     assert client.get("/healthz").status_code == 200
     _fill(small_disk)

@@ -113,3 +113,35 @@ def test_a_danger_word_repeated_in_a_long_past_story_stays_past(triage):
     story = "去年の夏、息子が暴れて物を投げました。" * 120
     d = triage.decide(story + "今は落ち着いていて、働きたいと言っています", now=NOW)
     assert d.urgency != "emergency"
+
+
+# -- bleeding: an ambulance when it is heavy or from a blow; 110 leads only when there was a blow ----
+@pytest.mark.parametrize("text", [
+    "いま兄が父を殴って、父の口から血が出ています",
+    "さっき息子に突き飛ばされた母が、殴られて出血している",
+])
+def test_bleeding_from_a_blow_now_calls_110_and_119(triage, text):
+    d = triage.decide(text, now=NOW)
+    assert d.urgency == "emergency", (text, d.intent)
+    assert d.contacts[:2] == ("emergency_110", "emergency_119"), d.contacts
+
+
+@pytest.mark.parametrize("text", [
+    "祖母が階段で転んで、頭から出血がひどいです",
+    "父が庭で転んで血まみれになっている",
+])
+def test_heavy_bleeding_without_a_blow_puts_119_first(triage, text):
+    d = triage.decide(text, now=NOW)
+    assert d.urgency == "emergency" and d.contacts[0] == "emergency_119", (text, d.intent, d.contacts)
+    assert "119" in _first_line(d)
+
+
+@pytest.mark.parametrize("text", [
+    "歯みがきのとき歯ぐきから血が出ることがあります",
+    "鼻をかんだら少し血が出た",
+    "訪問販売の人に「血の流れが良くなる」と言われて健康器具を契約しました",
+])
+def test_a_little_blood_or_a_sales_pitch_is_not_an_emergency(triage, text):
+    d = triage.decide(text, now=NOW)
+    assert d.urgency != "emergency", (text, d.intent, d.contacts)
+    assert not set(d.contacts) & set(EMERGENCY)

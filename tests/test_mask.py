@@ -1,4 +1,4 @@
-"""Masking (bot/triage/mask.py): the table of tests/data/mask_cases.jsonl — every form that must be hidden and
+"""Masking (bot/triage/mask.py): the table of tests/tables/mask_cases.jsonl — every form that must be hidden and
 everything that must stay — plus properties that hold for any input, and the mask.yml loader."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from bot.triage.loader import MASK_FILE, model_files_version
 from bot.triage.mask import MASK, Masker
 from test_check import copy  # noqa: F401  (fixture: a private copy of the shipped files)
 
-DATA = Path(__file__).parent / "data"
-CASES = [json.loads(line) for line in (DATA / "mask_cases.jsonl").read_text(encoding="utf-8").splitlines()
+#: Not in tests/data: that folder holds the labelled routing cases the knowledge gate replays.
+TABLE = Path(__file__).parent / "tables" / "mask_cases.jsonl"
+CASES = [json.loads(line) for line in TABLE.read_text(encoding="utf-8").splitlines()
          if line.strip()]
 MASK_YML = Path(__file__).resolve().parents[1] / "intents" / MASK_FILE
 

@@ -63,6 +63,16 @@ def test_danger_now_is_an_emergency_with_the_number_first(triage, text):
     "飛び込もうと思っているわけじゃない。ただ駅のホームが怖い",
     # money that will not come back is not a farewell
     "ネットで買った靴が届かない。お金はもう戻らないんでしょうか",
+    # a little blood, a sales pitch
+    "歯みがきのとき歯ぐきから血が出ることがあります",
+    "鼻をかんだら少し血が出た",
+    "訪問販売の人に「血の流れが良くなる」と言われて健康器具を契約しました",
+    # words of fire, stabbing and illness in everyday use
+    "庭で草むしりをしていて蚊に刺されました",
+    "燃えるゴミの出し方で息子ともめています",
+    "息子の将来を思うと胸が痛くて眠れません",
+    "息子はタバコに火をつけて、ずっと部屋で吸っています",
+    "子どものころの火傷の跡を息子が気にしています",
 ])
 def test_not_danger_now_is_not_an_emergency(triage, text):
     d = triage.decide(text, now=NOW)
@@ -136,41 +146,19 @@ def test_heavy_bleeding_without_a_blow_puts_119_first(triage, text):
     assert "119" in _first_line(d)
 
 
-@pytest.mark.parametrize("text", [
-    "歯みがきのとき歯ぐきから血が出ることがあります",
-    "鼻をかんだら少し血が出た",
-    "訪問販売の人に「血の流れが良くなる」と言われて健康器具を契約しました",
-])
-def test_a_little_blood_or_a_sales_pitch_is_not_an_emergency(triage, text):
-    d = triage.decide(text, now=NOW)
-    assert d.urgency != "emergency", (text, d.intent, d.contacts)
-    assert not set(d.contacts) & set(EMERGENCY)
-
-
 # -- fire and sudden illness: 119 first ---------------------------------------------------------------
-@pytest.mark.parametrize("text", [
-    "いま息子の部屋から煙が出ていて、ドアが開きません",          # a fire now
-    "夫が布団に火をつけました",                                  # set by a person: 110 follows
-    "孫がコンロの鍋をひっくり返して、足に大やけどをしています",  # a bad burn
-    "父がご飯をのどに詰まらせて、声が出ない",                    # choking
-    "母が台所で胸を押さえてうずくまっています",                  # a sudden illness
-    "兄が父をナイフで刺した",                                    # stabbed: 119 and 110
+@pytest.mark.parametrize("text, police_too", [
+    ("いま息子の部屋から煙が出ていて、ドアが開きません", False),          # a fire now
+    ("夫が布団に火をつけました", True),                                  # set by a person: 110 follows
+    ("孫がコンロの鍋をひっくり返して、足に大やけどをしています", False),  # a bad burn
+    ("父がご飯をのどに詰まらせて、声が出ない", False),                    # choking
+    ("母が台所で胸を押さえてうずくまっています", False),                  # a sudden illness
+    ("兄が父をナイフで刺した", True),                                    # stabbed: 119 and 110
 ])
-def test_fire_burns_choking_and_stabbing_put_119_first(triage, text):
+def test_fire_burns_choking_and_stabbing_put_119_first(triage, text, police_too):
     d = triage.decide(text, now=NOW)
     assert d.urgency == "emergency" and d.contacts[0] == "emergency_119", (text, d.intent, d.contacts)
     assert "119" in _first_line(d)
-    if "つけ" in text or "刺し" in text:
+    if police_too:
         assert "emergency_110" in d.contacts
 
-
-@pytest.mark.parametrize("text", [
-    "庭で草むしりをしていて蚊に刺されました",
-    "燃えるゴミの出し方で息子ともめています",
-    "息子の将来を思うと胸が痛くて眠れません",
-    "息子はタバコに火をつけて、ずっと部屋で吸っています",
-    "子どものころの火傷の跡を息子が気にしています",
-])
-def test_words_of_fire_and_illness_in_everyday_use_are_no_emergency(triage, text):
-    d = triage.decide(text, now=NOW)
-    assert d.urgency != "emergency", (text, d.intent, d.contacts)
